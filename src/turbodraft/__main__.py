@@ -1,0 +1,3 @@
+from turbodraft.cli import main
+
+main()
