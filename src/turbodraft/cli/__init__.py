@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from turbodraft import __version__
-from turbodraft.cli import doctor, serve
+from turbodraft.cli import doctor, runpod_local, serve
 
 app = typer.Typer(
     name="turbodraft",
@@ -30,7 +30,7 @@ def root(
     """turbodraft: SD-Turbo drafts in the browser, SDXL finals on RunPod."""
 
 
-for module in (serve, doctor):
+for module in (serve, doctor, runpod_local):
     module.register(app)
 
 
