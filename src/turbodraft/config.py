@@ -6,7 +6,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -20,9 +20,23 @@ DEFAULT_CONFIG_FILE = Path("turbodraft.toml")
 #: The repository's web build, used when running from a checkout (editable install).
 _REPO_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
 
+#: RunPod's 24 GB flex tier (L4/A5000/3090) in USD per second, the cheapest tier that holds SDXL comfortably.
+DEFAULT_GPU_USD_PER_SECOND = 0.00019
+
+
+class TargetToggles(BaseModel):
+    """Which generation targets the router may use (TURBODRAFT_TARGETS__SERVER=false and so on)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    browser: bool = True
+    #: SD-Turbo on the gateway machine through the Python twin of the browser engine.
+    server: bool = True
+    runpod: bool = True
+
 
 class Settings(BaseSettings):
-    """Everything configurable. Every field has a default, so `turbodraft serve` runs with no file and no env."""
+    """Everything configurable. Every field has a default: `turbodraft serve` runs with no file and no env."""
 
     model_config = SettingsConfigDict(env_prefix="TURBODRAFT_", env_nested_delimiter="__", extra="ignore")
 
@@ -32,6 +46,49 @@ class Settings(BaseSettings):
     web_dir: Path = _REPO_WEB_DIST
     #: Bearer tokens accepted by the gateway; required before binding a non-loopback address.
     api_tokens: list[SecretStr] = Field(default_factory=list)
+
+    # --- RunPod -----------------------------------------------------------------------------------------
+    #: Without a key (and endpoint id) finals go to the local RunPod-compatible server instead.
+    runpod_api_key: SecretStr | None = None
+    runpod_endpoint_id: str | None = None
+    runpod_base_url: str = "https://api.runpod.ai/v2"
+    #: The local RunPod-compatible server (same HTTP API) used when no RunPod key is configured.
+    runpod_local_base_url: str = "http://127.0.0.1:8001/v2"
+    #: Price of the endpoint's GPU; RunPod bills whole seconds of worker time.
+    gpu_usd_per_second: float = Field(default=DEFAULT_GPU_USD_PER_SECOND, ge=0)
+    #: Typical billed seconds of one final (SDXL 1024x1024) and one draft on RunPod: the basis of cost
+    #: estimates and of the "cloud cost avoided" recorded for local images.
+    final_typical_seconds: float = Field(default=8.0, gt=0)
+    draft_typical_seconds: float = Field(default=2.0, gt=0)
+
+    # --- Ledger ------------------------------------------------------------------------------------------
+    #: Any SQLAlchemy URL (postgresql+psycopg://... for a team); default: a SQLite file in data_dir.
+    database_url: str | None = None
+    #: Prompts are stored only as a SHA-256 hash unless this is on.
+    store_prompts: bool = False
+
+    # --- Routing and limits ------------------------------------------------------------------------------
+    targets: TargetToggles = Field(default_factory=TargetToggles)
+    #: Per-user spend limit on cloud finals, per UTC day; None means no limit.
+    daily_budget_usd: float | None = Field(default=5.0, ge=0)
+    #: Requests per minute per user; 0 disables the limit.
+    rate_limit_per_minute: int = Field(default=120, ge=0)
+    #: A browser whose measured draft (512x512, 1 step) is slower than this is not used for the real model.
+    draft_speed_bound_ms: float = Field(default=5000.0, gt=0)
+    #: Largest accepted request body (img2img uploads included).
+    max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+
+    @field_validator("runpod_base_url", "runpod_local_base_url")
+    @classmethod
+    def _strip_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("runpod_endpoint_id")
+    @classmethod
+    def _blank_endpoint_is_none(cls, value: str | None) -> str | None:
+        return (value.strip() or None) if value is not None else None
 
     @classmethod
     def settings_customise_sources(
@@ -52,3 +109,21 @@ class Settings(BaseSettings):
     @cached_property
     def models_dir(self) -> Path:
         return self.data_dir / "models"
+
+    @property
+    def ledger_url(self) -> str:
+        """The SQLAlchemy URL of the cost ledger: database_url, else the SQLite file in data_dir."""
+        return self.database_url or f"sqlite:///{self.database_path}"
+
+    @property
+    def runpod_cloud_configured(self) -> bool:
+        """True when real RunPod can be called; otherwise finals go to the local RunPod-compatible server."""
+        key = self.runpod_api_key.get_secret_value().strip() if self.runpod_api_key else ""
+        return bool(key and self.runpod_endpoint_id)
+
+    @property
+    def runpod_url(self) -> str:
+        """Base URL of the RunPod (or RunPod-compatible) endpoint in use, without the operation."""
+        if self.runpod_cloud_configured:
+            return f"{self.runpod_base_url}/{self.runpod_endpoint_id}"
+        return f"{self.runpod_local_base_url}/{self.runpod_endpoint_id or 'local'}"
