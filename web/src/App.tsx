@@ -1,0 +1,95 @@
+import { Suspense, use } from 'react';
+import type { CapabilityReport } from './engine/capabilities';
+import type { ModelStore } from './engine/store/client';
+import { ModelDownloads } from './ui/ModelDownloads';
+import { formatBytes, formatMiB } from './format';
+
+function yesNo(value: boolean): string {
+  return value ? 'yes' : 'no';
+}
+
+function Row({ label, children }: { label: string; children: React.ReactNode }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+function adapterName(report: CapabilityReport): string {
+  const adapter = report.adapter;
+  if (!adapter) {
+    return 'none';
+  }
+  const parts = [adapter.vendor, adapter.architecture].filter((part) => part !== '');
+  const name = parts.length > 0 ? parts.join(' / ') : 'unnamed adapter';
+  return adapter.description ? `${name} (${adapter.description})` : name;
+}
+
+function storageText(report: CapabilityReport): string {
+  const { quota, usage } = report.storage;
+  if (quota === null || usage === null) {
+    return 'unknown';
+  }
+  return `${formatBytes(usage)} of ${formatBytes(quota)}`;
+}
+
+function persistedText(report: CapabilityReport): string {
+  const { persisted } = report.storage;
+  return persisted === null ? 'unknown' : yesNo(persisted);
+}
+
+function CapabilityReportView({ report }: { report: Promise<CapabilityReport> }) {
+  const caps = use(report);
+  return (
+    <section className="report" data-testid="capability-report" data-state="ready">
+      {caps.isSoftwareAdapter && (
+        <p className="warning" role="alert">
+          Software adapter: WebGPU runs on the CPU here, so local drafts on it will be very slow.
+        </p>
+      )}
+      <dl>
+        <Row label="WebGPU">
+          <span className={caps.hasWebGPU ? 'ok' : 'bad'}>{yesNo(caps.hasWebGPU)}</span>
+          {caps.reason && <span className="reason">{caps.reason}</span>}
+        </Row>
+        <Row label="Adapter">{adapterName(caps)}</Row>
+        <Row label="shader-f16">{yesNo(caps.shaderF16)}</Row>
+        {caps.limits && (
+          <>
+            <Row label="Max buffer">{formatMiB(caps.limits.maxBufferSize)}</Row>
+            <Row label="Max storage binding">{formatMiB(caps.limits.maxStorageBufferBindingSize)}</Row>
+            <Row label="Workgroup storage">{formatBytes(caps.limits.maxComputeWorkgroupStorageSize)}</Row>
+          </>
+        )}
+        <Row label="Cross-origin isolated">
+          <span className={caps.crossOriginIsolated ? 'ok' : 'bad'}>{yesNo(caps.crossOriginIsolated)}</span>
+        </Row>
+        <Row label="Threads">{caps.hardwareConcurrency ?? 'unknown'}</Row>
+        <Row label="Storage used">{storageText(caps)}</Row>
+        <Row label="Storage persisted">{persistedText(caps)}</Row>
+        {caps.storage.reason && <Row label="Storage note">{caps.storage.reason}</Row>}
+      </dl>
+      <p className="user-agent">{caps.userAgent}</p>
+    </section>
+  );
+}
+
+export function App({ capabilities, models }: { capabilities: Promise<CapabilityReport>; models: ModelStore }) {
+  return (
+    <main className="panel">
+      <h1>turbodraft</h1>
+      <Suspense
+        fallback={
+          <section className="report" data-testid="capability-report" data-state="loading">
+            Checking this browser…
+          </section>
+        }
+      >
+        <CapabilityReportView report={capabilities} />
+      </Suspense>
+      <ModelDownloads store={models} />
+    </main>
+  );
+}

@@ -1,0 +1,9 @@
+import type { TurbodraftAutomation } from './automation';
+import type { EngineAutomation } from './engine/automation';
+import type { ModelsAutomation } from './engine/store';
+
+declare global {
+  interface Window {
+    turbodraft: TurbodraftAutomation & EngineAutomation & { models: ModelsAutomation };
+  }
+}

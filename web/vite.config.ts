@@ -1,0 +1,55 @@
+/// <reference types="vitest/config" />
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import react from '@vitejs/plugin-react';
+import { defaultClientConditions, defineConfig } from 'vite';
+import { ortWasmAssets } from './tooling/ortWasmAssets.ts';
+
+const webDir = path.dirname(fileURLToPath(import.meta.url));
+const fixturesDir = path.resolve(webDir, '../fixtures');
+
+// The built app is served by the Python gateway from the same origin as its API; in dev, Vite forwards
+// these API prefixes to a gateway on the default port.
+const GATEWAY = 'http://127.0.0.1:8000';
+const API_PREFIXES = ['/health', '/v1', '/models', '/generate', '/job', '/costs', '/queue'];
+
+// Cross-origin isolation gives wasm threads (SharedArrayBuffer); dev and preview match the gateway.
+const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+export default defineConfig({
+  base: '/',
+  plugins: [react(), ortWasmAssets()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2023',
+  },
+  resolve: {
+    // onnxruntime-web's default ("bundle") build embeds `new URL('*.wasm', import.meta.url)`, which makes
+    // Vite emit a second 28 MB copy of the runtime; this build loads everything from `ort.env.wasm.wasmPaths`.
+    conditions: ['onnxruntime-web-use-extern-wasm', ...defaultClientConditions],
+  },
+  optimizeDeps: {
+    // Pre-bundling would move ORT away from the files its `import.meta.url` lookups expect.
+    exclude: ['onnxruntime-web'],
+  },
+  server: {
+    host: '127.0.0.1',
+    headers: ISOLATION_HEADERS,
+    proxy: Object.fromEntries(API_PREFIXES.map((prefix) => [prefix, { target: GATEWAY }])),
+    fs: {
+      allow: [webDir, fixturesDir],
+    },
+  },
+  preview: {
+    host: '127.0.0.1',
+    headers: ISOLATION_HEADERS,
+  },
+  test: {
+    include: ['src/**/*.test.{ts,tsx}'],
+    environment: 'node',
+  },
+});
