@@ -1,0 +1,120 @@
+"""The lock file of one mirrored variant: what `turbodraft models pull` fetched, from where, with what hash.
+
+The manifest may leave a file's size and sha256 open (the real models are too big to hash in CI); the lock
+file records what a pull actually verified, so later `verify` runs and the gateway's ETags have a fixed
+reference. It is written last, atomically, so its presence means "every listed file was fetched and
+verified".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+LOCK_SUFFIX = ".lock.json"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class LockFileError(ValueError):
+    """A lock file exists but cannot be read as one."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LockedFile(_Frozen):
+    path: str
+    size: int = Field(ge=0)
+    sha256: str
+    #: Hub repository and commit the bytes came from; None for files copied from a directory.
+    repo: str | None = None
+    commit: str | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        # The gateway serves exactly these paths: a hand-edited lock must not reach outside the mirror.
+        parts = value.split("/")
+        if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"{value!r} is not a relative path inside the mirror")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _hex(cls, value: str) -> str:
+        if not _SHA256.match(value):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return value
+
+
+class HubOrigin(_Frozen):
+    kind: Literal["huggingface"] = "huggingface"
+    endpoint: str
+    repo: str
+    #: As the manifest names it (often a branch)...
+    revision: str
+    #: ...and the commit it resolved to, which every file of the variant was fetched at.
+    commit: str
+
+
+class DirectoryOrigin(_Frozen):
+    kind: Literal["directory"] = "directory"
+    path: str
+
+
+class LockFile(_Frozen):
+    schema_version: Literal[1] = 1
+    variant: str
+    origin: HubOrigin | DirectoryOrigin = Field(discriminator="kind")
+    pulled_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+    files: list[LockedFile]
+
+    def file(self, path: str) -> LockedFile | None:
+        return next((f for f in self.files if f.path == path), None)
+
+    @property
+    def total_size(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+def lock_path(models_dir: Path, variant_id: str) -> Path:
+    """Beside, not inside, the variant's directory: no served path can ever name it."""
+    return models_dir / f"{variant_id}{LOCK_SUFFIX}"
+
+
+def read_lock(models_dir: Path, variant_id: str) -> LockFile | None:
+    path = lock_path(models_dir, variant_id)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    try:
+        lock = LockFile.model_validate_json(text)
+    except ValidationError as exc:
+        raise LockFileError(f"{path}: not a valid lock file ({exc.error_count()} errors): {exc}") from exc
+    if lock.variant != variant_id:
+        raise LockFileError(f"{path}: records variant {lock.variant!r}, expected {variant_id!r}")
+    return lock
+
+
+def write_lock(models_dir: Path, lock: LockFile) -> Path:
+    """Write atomically (temp file + rename) so a crash never leaves a half-written lock that looks valid."""
+    path = lock_path(models_dir, lock.variant)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{lock.variant}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(lock.model_dump_json(indent=2))
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
