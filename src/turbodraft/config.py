@@ -77,6 +77,25 @@ class Settings(BaseSettings):
     draft_speed_bound_ms: float = Field(default=5000.0, gt=0)
     #: Largest accepted request body (img2img uploads included).
     max_body_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    #: Largest img2img init image, decoded (a 1024x1024 PNG is a few MB).
+    max_init_image_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+
+    # --- Server-side generation ----------------------------------------------------------------------------
+    #: What the `server` target and the local RunPod server's sd-turbo handler run: a manifest id or a
+    #: model directory. The tiny fixture needs no download; a deployment sets sd-turbo-int8 (or an fp32
+    #: build) after `turbodraft models pull`.
+    server_model: str = "tiny-sd-turbo"
+    #: Generations the server target runs at once (CPU-bound: one by default) and how many may wait.
+    server_concurrency: int = Field(default=1, ge=1, le=64)
+    server_queue_size: int = Field(default=8, ge=0, le=1024)
+    #: A target slower than this hands the job to the next one in the plan.
+    server_timeout_s: float = Field(default=120.0, gt=0)
+    runpod_timeout_s: float = Field(default=300.0, gt=0)
+    #: Without a RunPod key, start the local RunPod-compatible server inside the gateway (on a free
+    #: loopback port, with a per-process key); False uses runpod_local_base_url as given instead.
+    runpod_local_embedded: bool = True
+    #: The embedded local server's job handler (providers.handlers names, or module:function).
+    runpod_local_handler: str = "sd-turbo"
 
     @field_validator("runpod_base_url", "runpod_local_base_url")
     @classmethod

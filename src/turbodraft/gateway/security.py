@@ -1,0 +1,167 @@
+"""Who may call the API and how much: bearer tokens, per-user rate limits, and a cap on request bodies.
+
+- Tokens: when `api_tokens` is configured every API route needs `Authorization: Bearer <token>` (the bind
+  guard in binding.py makes that mandatory off loopback). `/health`, `/docs`, the web app and the model
+  files stay open: they hold nothing a token protects.
+- Users: `X-User-Id` names the user a request spends for (budgets, rate limits, the ledger); the legacy
+  API's `user_id` body field does the same there. Absent, the user is "anonymous".
+- Rate limits: a moving window of `rate_limit_per_minute` requests per user over the endpoints that create
+  work or records (POSTs); reads and long-polls are not counted, so polling a job cannot lock a user out.
+- Bodies: over `max_body_bytes` is refused with 413 from the Content-Length alone, or as soon as a chunked
+  body crosses the limit, before the route parses anything.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import re
+import time
+
+from fastapi import HTTPException, Request
+from limits import RateLimitItemPerMinute
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from pydantic import SecretStr
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from turbodraft.gateway.errors import ApiError, error_response
+
+USER_HEADER = "x-user-id"
+ANONYMOUS = "anonymous"
+USER_ID_PATTERN = r"^[A-Za-z0-9._@:-]{1,128}$"
+_USER_ID = re.compile(USER_ID_PATTERN)
+
+
+# --- tokens ----------------------------------------------------------------------------------------------
+
+
+def token_accepted(authorization: str | None, tokens: list[SecretStr]) -> bool:
+    if not tokens:
+        return True
+    if authorization is None:
+        return False
+    scheme, _, presented = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        return False
+    candidate = presented.strip().encode()
+    # Compare against every token in constant time, so timing does not reveal which prefix matched.
+    matches = [hmac.compare_digest(candidate, t.get_secret_value().encode()) for t in tokens]
+    return any(matches)
+
+
+async def require_token(request: Request) -> None:
+    """Dependency of every API route."""
+    tokens: list[SecretStr] = request.app.state.settings.api_tokens
+    if not token_accepted(request.headers.get("authorization"), tokens):
+        raise ApiError(
+            401,
+            "unauthorized",
+            "this gateway needs an API token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+# --- users -----------------------------------------------------------------------------------------------
+
+
+def check_user_id(user_id: str) -> str:
+    if not _USER_ID.match(user_id):
+        raise ApiError(
+            400,
+            "invalid_user",
+            "a user id is 1 to 128 characters of letters, digits and . _ @ : -",
+            {"pattern": USER_ID_PATTERN},
+        )
+    return user_id
+
+
+def header_user(request: Request) -> str:
+    """The user named by `X-User-Id` (default "anonymous")."""
+    return check_user_id(request.headers.get(USER_HEADER) or ANONYMOUS)
+
+
+# --- rate limits -----------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """`per_minute` requests per user in any 60 s window; 0 turns the limit off."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._item = RateLimitItemPerMinute(per_minute) if per_minute > 0 else None
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def check(self, user_id: str) -> None:
+        if self._item is None:
+            return
+        if self._limiter.hit(self._item, "user", user_id):
+            return
+        reset_at = self._limiter.get_window_stats(self._item, "user", user_id).reset_time
+        retry_after = max(1, math.ceil(reset_at - time.time()))
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"user {user_id!r} made more than {self.per_minute} requests in a minute; "
+            f"retry in {retry_after} s",
+            {"limit_per_minute": self.per_minute, "retry_after_s": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+# --- request bodies --------------------------------------------------------------------------------------
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised from inside `receive`: FastAPI re-raises HTTPExceptions from body parsing, so the error
+    handlers turn it into the usual 413 body when a route was reading."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=413, detail=message)
+
+
+class BodyLimitMiddleware:
+    """413 for a body over `max_bytes`, whether declared (Content-Length) or streamed (chunked)."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _refusal(self) -> str:
+        return f"request body is larger than the {self.max_bytes}-byte limit (max_body_bytes)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                if not value.isdigit() or int(value) > self.max_bytes:
+                    await error_response(413, "body_too_large", self._refusal())(scope, receive, send)
+                    return
+                break
+
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge(self._refusal())
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await error_response(413, "body_too_large", self._refusal())(scope, receive, send)
