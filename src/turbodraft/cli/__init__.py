@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from turbodraft import __version__
-from turbodraft.cli import bench, costs, doctor, models, runpod_local, serve
+from turbodraft.cli import bench, costs, doctor, generate, models, runpod_local, serve
 
 app = typer.Typer(
     name="turbodraft",
@@ -30,7 +30,7 @@ def root(
     """turbodraft: SD-Turbo drafts in the browser, SDXL finals on RunPod."""
 
 
-for module in (serve, doctor, costs, models, runpod_local, bench):
+for module in (serve, doctor, generate, costs, models, runpod_local, bench):
     module.register(app)
 
 

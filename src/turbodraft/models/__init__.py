@@ -1,0 +1,1 @@
+"""Model manifest, mirror, fixtures and tooling."""

@@ -1,0 +1,281 @@
+"""The model manifest: which SD-Turbo variants exist, where their files come from, and the constants that make
+the Python twin and the browser engine compute the same image.
+
+`manifest.json` is plain JSON on purpose: the TypeScript engine imports the same file, so there is exactly one
+place where the scheduler constants, tokenizer ids and size limits live.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+#: The checkout's root; fixture variants name paths relative to it.
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+#: The graphs every variant must ship, in the public web layout.
+REQUIRED_GRAPHS = ("text_encoder/model.onnx", "unet/model.onnx", "vae_decoder/model.onnx")
+TOKENIZER_FILE = "tokenizer.json"
+#: Optional graph for img2img; the public web export does not ship it.
+VAE_ENCODER_GRAPH = "vae_encoder/model.onnx"
+
+Backend = Literal["webgpu-f16", "webgpu", "wasm"]
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class ManifestError(ValueError):
+    """The manifest file is malformed or inconsistent."""
+
+
+class UnknownModel(LookupError):
+    """A model id that the manifest does not list."""
+
+    def __init__(self, model_id: str, known: list[str]) -> None:
+        super().__init__(f"unknown model {model_id!r}; known: {', '.join(known)}")
+        self.model_id = model_id
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SchedulerConstants(_Frozen):
+    """diffusers' EulerDiscreteScheduler configuration as SD-Turbo ships it."""
+
+    class_name: Literal["EulerDiscreteScheduler"] = "EulerDiscreteScheduler"
+    num_train_timesteps: int = Field(gt=0)
+    beta_start: float = Field(gt=0)
+    beta_end: float = Field(gt=0)
+    beta_schedule: Literal["scaled_linear", "linear"]
+    prediction_type: Literal["epsilon"]
+    timestep_spacing: Literal["trailing", "linspace", "leading"]
+    steps_offset: int = Field(ge=0)
+    interpolation_type: Literal["linear"]
+    final_sigmas_type: Literal["zero"]
+
+
+class TokenizerConstants(_Frozen):
+    pad_token_id: int = Field(ge=0)
+    bos_token_id: int = Field(ge=0)
+    eos_token_id: int = Field(ge=0)
+    max_length: int = Field(ge=3)
+
+
+class VaeConstants(_Frozen):
+    scaling_factor: float = Field(gt=0)
+    latent_channels: int = Field(gt=0)
+    downscale: int = Field(gt=0)
+
+
+class Family(_Frozen):
+    """Constants shared by every variant of one model (what the math needs, independent of file format)."""
+
+    description: str
+    scheduler: SchedulerConstants
+    tokenizer: TokenizerConstants
+    vae: VaeConstants
+
+
+class SizeRange(_Frozen):
+    default: int = Field(gt=0)
+    min: int = Field(gt=0)
+    max: int = Field(gt=0)
+    multiple_of: int = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SizeRange:
+        if not self.min <= self.default <= self.max:
+            raise ValueError(f"need min <= default <= max, got {self.min}, {self.default}, {self.max}")
+        for name in ("default", "min", "max"):
+            if getattr(self, name) % self.multiple_of:
+                raise ValueError(f"{name} {getattr(self, name)} is not a multiple of {self.multiple_of}")
+        return self
+
+    def accepts(self, value: int) -> bool:
+        return self.min <= value <= self.max and value % self.multiple_of == 0
+
+
+class FileOrigin(_Frozen):
+    """Where one file comes from when it is not in the variant's own source repository."""
+
+    repo: str
+    revision: str
+    path: str
+
+
+class ModelFile(_Frozen):
+    path: str
+    #: Bytes; null where the file cannot be fetched here (recorded later in the lock file by `models pull`).
+    size: int | None = Field(default=None, ge=0)
+    sha256: str | None = None
+    required: bool = True
+    origin: FileOrigin | None = None
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> ModelFile:
+        if self.sha256 is not None and not _SHA256.match(self.sha256):
+            raise ValueError(f"{self.path}: sha256 must be 64 lowercase hex digits")
+        if self.path.startswith("/") or ".." in Path(self.path).parts:
+            raise ValueError(f"{self.path}: file paths must stay inside the model directory")
+        return self
+
+
+class HuggingFaceSource(_Frozen):
+    kind: Literal["huggingface"]
+    repo: str
+    #: A branch name or a 40-hex commit; only a commit is a pin.
+    revision: str
+
+    @property
+    def is_pinned(self) -> bool:
+        return re.fullmatch(r"[0-9a-f]{40}", self.revision) is not None
+
+
+class DerivedSource(_Frozen):
+    """Made by our own tooling from a public model (the recipe says how)."""
+
+    kind: Literal["derived"]
+    base: HuggingFaceSource
+    recipe: str
+
+
+class RepoPathSource(_Frozen):
+    """Files checked into this repository (the test fixtures)."""
+
+    kind: Literal["repo_path"]
+    path: str
+
+
+Source = Annotated[HuggingFaceSource | DerivedSource | RepoPathSource, Field(discriminator="kind")]
+
+
+class ModelVariant(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    family: str
+    description: str
+    source: Source
+    files: list[ModelFile]
+    dtype: Literal["float32", "float16", "int8"]
+    io_dtype: Literal["float32"]
+    backends: list[Backend] = Field(min_length=1)
+    image: SizeRange
+    latent: SizeRange
+    max_steps: int = Field(ge=1, le=4)
+    img2img: bool
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelVariant:
+        paths = [f.path for f in self.files]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"{self.id}: duplicate file paths")
+        # fp16 graphs on WebGPU without shader-f16 return all zeros (JSEP) or fail: never offer that pairing.
+        if self.dtype == "float16" and set(self.backends) != {"webgpu-f16"}:
+            raise ValueError(f"{self.id}: float16 graphs may only run on webgpu-f16")
+        missing = [g for g in (*REQUIRED_GRAPHS, TOKENIZER_FILE) if g not in paths]
+        if missing:
+            raise ValueError(f"{self.id}: files lack {', '.join(missing)}")
+        if self.img2img and VAE_ENCODER_GRAPH not in paths:
+            raise ValueError(f"{self.id}: img2img needs {VAE_ENCODER_GRAPH}")
+        return self
+
+    def file(self, path: str) -> ModelFile:
+        for f in self.files:
+            if f.path == path:
+                return f
+        raise KeyError(f"{self.id} has no file {path!r}")
+
+
+class Manifest(_Frozen):
+    schema_version: Literal[1]
+    families: dict[str, Family]
+    variants: list[ModelVariant]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Manifest:
+        ids = [v.id for v in self.variants]
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate variant ids")
+        for v in self.variants:
+            family = self.families.get(v.family)
+            if family is None:
+                raise ValueError(f"{v.id}: unknown family {v.family!r}")
+            down = family.vae.downscale
+            image, latent = v.image, v.latent
+            if (image.default, image.min, image.max, image.multiple_of) != (
+                latent.default * down,
+                latent.min * down,
+                latent.max * down,
+                latent.multiple_of * down,
+            ):
+                raise ValueError(f"{v.id}: latent sizes must be the image sizes divided by {down}")
+        return self
+
+    def variant(self, model_id: str) -> ModelVariant:
+        for v in self.variants:
+            if v.id == model_id:
+                return v
+        raise UnknownModel(model_id, [v.id for v in self.variants])
+
+    def family_of(self, variant: ModelVariant) -> Family:
+        return self.families[variant.family]
+
+
+def parse_manifest(text: str) -> Manifest:
+    try:
+        return Manifest.model_validate(json.loads(text))
+    except (ValidationError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"invalid model manifest: {exc}") from exc
+
+
+@cache
+def load_manifest() -> Manifest:
+    """The manifest shipped with the package."""
+    text = resources.files("turbodraft.models").joinpath("manifest.json").read_text(encoding="utf-8")
+    return parse_manifest(text)
+
+
+def local_model_dir(variant: ModelVariant, models_dir: Path) -> Path:
+    """Where a variant's files live here: the repo path for fixtures, else the data dir's mirror."""
+    if variant.source.kind == "repo_path":
+        return REPO_ROOT / variant.source.path
+    return models_dir / variant.id
+
+
+def fixture_file_entries(root: Path) -> list[dict[str, object]]:
+    """Manifest `files` entries (path, size, sha256) for every file under a fixture directory."""
+    order = [*REQUIRED_GRAPHS, VAE_ENCODER_GRAPH, TOKENIZER_FILE]
+    paths = sorted(
+        (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()),
+        key=lambda p: (order.index(p) if p in order else len(order), p),
+    )
+    return [{"path": p, "size": (root / p).stat().st_size, "sha256": sha256_of(root / p)} for p in paths]
+
+
+def refresh_fixture_entries(manifest_path: Path) -> None:
+    """Rewrite the fixture variants' file lists from the files on disk (after regenerating the fixtures)."""
+    data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    for variant in data["variants"]:
+        if variant["source"]["kind"] == "repo_path":
+            variant["files"] = fixture_file_entries(REPO_ROOT / variant["source"]["path"])
+    parse_manifest(json.dumps(data))
+    manifest_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+if __name__ == "__main__":
+    # python -m turbodraft.models.manifest: record the regenerated fixtures' sizes and hashes.
+    refresh_fixture_entries(Path(__file__).with_name("manifest.json"))
