@@ -10,6 +10,8 @@ WEB_INPUTS := $(shell find $(WEB)/src $(WEB)/public $(WEB)/index.html $(WEB)/vit
 
 .PHONY: setup run test lint typecheck test-python test-web chromium clean lock
 
+include mk/worker.mk
+
 $(BIN)/.installed: pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -48,11 +50,11 @@ test-web: setup
 test-python: setup chromium
 	$(BIN)/pytest
 
-test: lint typecheck test-web test-python
+test: lint typecheck test-web test-python test-worker
 
 # Re-pin the Python dependencies after changing pyproject.toml.
 lock:
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^turbodraft' > requirements.lock
 
 clean:
-	rm -rf $(VENV) $(WEB)/node_modules $(WEB)/dist
+	rm -rf $(VENV) $(WORKER_VENV) $(WEB)/node_modules $(WEB)/dist

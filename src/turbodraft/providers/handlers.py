@@ -99,7 +99,7 @@ HANDLERS: dict[str, HandlerSpec] = {
     "echo": HandlerSpec("turbodraft.providers.handlers:echo_handler"),
     "fake-sdxl": HandlerSpec("turbodraft.providers.handlers:fake_sdxl_handler"),
     "sd-turbo": HandlerSpec("turbodraft.providers.sd_turbo_handler:handler"),
-    "sdxl": HandlerSpec("turbodraft.worker.handler:handler", style="runpod"),
+    "sdxl": HandlerSpec("turbodraft.worker.handler:handle"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from turbodraft.config import DEFAULT_GPU_USD_PER_SECOND, Settings
+from turbodraft.models.manifest import load_manifest
 from turbodraft.routing.schema import BackendHint, ModelVariant
 
 #: The work a "standard draft" measures: what measured_draft_ms and the draft figures below refer to.
@@ -18,6 +19,13 @@ FINAL_REFERENCE_STEPS = 25
 def _default_browser_ms() -> dict[BackendHint, float]:
     # Rough standard-draft times, used only until the browser reports a measurement.
     return {BackendHint.WEBGPU_FP16: 1500.0, BackendHint.WEBGPU_FP32: 3000.0, BackendHint.WASM: 30000.0}
+
+
+def _manifest_img2img_variants() -> frozenset[ModelVariant]:
+    known = {v.value for v in ModelVariant}
+    return frozenset(
+        ModelVariant(v.id) for v in load_manifest().variants if v.img2img and v.id in known
+    )
 
 
 class PolicyConfig(BaseModel):
@@ -37,8 +45,8 @@ class PolicyConfig(BaseModel):
     #: SD-Turbo is a 1-4 step model trained at 512x512: beyond these a local target is the wrong tool.
     local_max_steps: int = Field(default=4, ge=1)
     local_max_pixels: int = Field(default=768 * 768, ge=64 * 64)
-    #: Variants that ship a VAE encoder (models/manifest.json's img2img flag).
-    img2img_variants: frozenset[ModelVariant] = frozenset({ModelVariant.SD_TURBO_INT8})
+    #: Variants that ship a VAE encoder: models/manifest.json's img2img flag, the one source of that fact.
+    img2img_variants: frozenset[ModelVariant] = Field(default_factory=_manifest_img2img_variants)
     #: What the server target runs on the gateway's CPU; int8 is the fast CPU build.
     server_variant: ModelVariant = ModelVariant.SD_TURBO_INT8
     server_draft_ms: float = Field(default=20000.0, gt=0)
