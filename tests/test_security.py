@@ -46,6 +46,36 @@ def test_the_legacy_api_needs_the_token_too(guarded: httpx.Client) -> None:
     assert guarded.get("/costs/summary").status_code == 401
 
 
+BOUND = "alice:her-own-secret"
+ROUTE = {"request": {"priority": "draft"}, "capabilities": None}
+
+
+def test_a_user_bound_token_spends_as_its_user(tmp_path: Path) -> None:
+    with api(tmp_path, api_tokens=[BOUND]) as client:
+        headers = {"Authorization": f"Bearer {BOUND}"}
+        assert client.post("/v1/route", json=ROUTE, headers=headers).status_code == 200
+        assert client.post("/v1/route", json=ROUTE, headers={**headers, "X-User-Id": "alice"}).status_code == 200
+
+
+def test_a_user_bound_token_cannot_act_for_another_user(tmp_path: Path) -> None:
+    with api(tmp_path, api_tokens=[BOUND]) as client:
+        answer = client.post(
+            "/v1/route", json=ROUTE, headers={"Authorization": f"Bearer {BOUND}", "X-User-Id": "bob"}
+        )
+        assert answer.status_code == 403
+        assert "belongs to user 'alice'" in answer.json()["error"]["message"]
+
+
+def test_a_user_bound_token_cannot_name_another_user_in_the_legacy_body(tmp_path: Path) -> None:
+    with api(tmp_path, api_tokens=[BOUND]) as client:
+        answer = client.post(
+            "/generate/image",
+            json={"prompt": "x", "priority": "draft", "user_id": "bob"},
+            headers={"Authorization": f"Bearer {BOUND}"},
+        )
+        assert answer.status_code == 403
+
+
 def test_health_stays_open_behind_tokens(guarded: httpx.Client) -> None:
     assert guarded.get("/health").status_code == 200
 

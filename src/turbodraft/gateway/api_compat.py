@@ -28,7 +28,7 @@ from turbodraft.gateway.api_v1 import ERRORS, image_url, job_spec
 from turbodraft.gateway.errors import ApiError
 from turbodraft.gateway.jobs import Job, JobSpec, StoredJob
 from turbodraft.gateway.schemas import MAX_PROMPT_CHARS, JobCreate
-from turbodraft.gateway.security import USER_ID_PATTERN, check_user_id, require_token
+from turbodraft.gateway.security import USER_HEADER, USER_ID_PATTERN, require_token, resolve_user
 from turbodraft.gateway.services import Services
 from turbodraft.ledger import JobStatus, LegacyCostSummary
 from turbodraft.routing import Mode, Priority, Target
@@ -161,7 +161,7 @@ def _spec(body: GenerateImage, services: Services) -> JobSpec:
 
 @router.post("/generate/image", response_model=LegacyJob, summary="Generate an image (orchestrator API)")
 async def generate_image(body: GenerateImage, request: Request, services: ServicesDep) -> LegacyJob:
-    user_id = check_user_id(body.user_id or request.headers.get("x-user-id") or "anonymous")
+    user_id = resolve_user(request, body.user_id or request.headers.get(USER_HEADER))
     services.limiter.check(user_id)
     job = await services.jobs.submit(user_id, _spec(body, services))
     if body.wait:

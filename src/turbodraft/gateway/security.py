@@ -4,7 +4,10 @@
   guard in binding.py makes that mandatory off loopback). `/health`, `/docs`, the web app and the model
   files stay open: they hold nothing a token protects.
 - Users: `X-User-Id` names the user a request spends for (budgets, rate limits, the ledger); the legacy
-  API's `user_id` body field does the same there. Absent, the user is "anonymous".
+  API's `user_id` body field does the same there. Absent, the user is "anonymous". A token written
+  `<user>:<secret>` is bound to that user: requests made with it spend as that user, and naming another
+  user is refused (403), so a token holder cannot dodge their budget by changing the header. A token with no
+  `user:` prefix is a service token (e.g. the canvas app's orchestrator) trusted to name its users.
 - Rate limits: a moving window of `rate_limit_per_minute` requests per user over the endpoints that create
   work or records (POSTs); reads and long-polls are not counted, so polling a job cannot lock a user out.
 - Bodies: over `max_body_bytes` is refused with 413 from the Content-Length alone, or as soon as a chunked
@@ -36,24 +39,43 @@ _USER_ID = re.compile(USER_ID_PATTERN)
 # --- tokens ----------------------------------------------------------------------------------------------
 
 
-def token_accepted(authorization: str | None, tokens: list[SecretStr]) -> bool:
-    if not tokens:
-        return True
+#: What a request's token allows: any token when auth is off (None), or the user it is bound to ("" = unbound).
+_NO_AUTH = None
+
+
+def bound_user(token: SecretStr) -> str:
+    """The user a `<user>:<secret>` token is bound to, or "" for an unbound service token."""
+    user, sep, _ = token.get_secret_value().partition(":")
+    return user if sep and _USER_ID.match(user) else ""
+
+
+def accepted_token(authorization: str | None, tokens: list[SecretStr]) -> SecretStr | None:
+    """The configured token the request presents, or None."""
     if authorization is None:
-        return False
+        return None
     scheme, _, presented = authorization.partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        return False
+        return None
     candidate = presented.strip().encode()
     # Compare against every token in constant time, so timing does not reveal which prefix matched.
     matches = [hmac.compare_digest(candidate, t.get_secret_value().encode()) for t in tokens]
-    return any(matches)
+    return next((t for t, ok in zip(tokens, matches, strict=True) if ok), None)
+
+
+def token_accepted(authorization: str | None, tokens: list[SecretStr]) -> bool:
+    return not tokens or accepted_token(authorization, tokens) is not None
 
 
 async def require_token(request: Request) -> None:
-    """Dependency of every API route."""
+    """Dependency of every API route; remembers which user the token is bound to for `resolve_user`."""
     tokens: list[SecretStr] = request.app.state.settings.api_tokens
-    if not token_accepted(request.headers.get("authorization"), tokens):
+    request.state.token_user = _NO_AUTH
+    if not tokens:
+        return
+    token = accepted_token(request.headers.get("authorization"), tokens)
+    if token is not None:
+        request.state.token_user = bound_user(token)
+    else:
         raise ApiError(
             401,
             "unauthorized",
@@ -76,9 +98,19 @@ def check_user_id(user_id: str) -> str:
     return user_id
 
 
+def resolve_user(request: Request, claimed: str | None) -> str:
+    """The user a request spends for: its token's bound user, else the one it names, else "anonymous"."""
+    bound: str | None = getattr(request.state, "token_user", _NO_AUTH)
+    if bound:
+        if claimed is not None and claimed != bound:
+            raise ApiError(403, "wrong_user", f"this token belongs to user {bound!r}; it cannot act for {claimed!r}")
+        return bound
+    return check_user_id(claimed or ANONYMOUS)
+
+
 def header_user(request: Request) -> str:
-    """The user named by `X-User-Id` (default "anonymous")."""
-    return check_user_id(request.headers.get(USER_HEADER) or ANONYMOUS)
+    """The user named by `X-User-Id`, subject to the token's binding (see `resolve_user`)."""
+    return resolve_user(request, request.headers.get(USER_HEADER))
 
 
 # --- rate limits -----------------------------------------------------------------------------------------
