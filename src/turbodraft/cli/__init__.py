@@ -6,7 +6,7 @@ import typer
 from rich.console import Console
 
 from turbodraft import __version__
-from turbodraft.cli import bench, costs, doctor, generate, models, runpod_local, serve
+from turbodraft.cli import bench, bench_download, costs, doctor, generate, models, runpod_local, serve
 
 app = typer.Typer(
     name="turbodraft",
@@ -32,6 +32,8 @@ def root(
 
 for module in (serve, doctor, generate, costs, models, runpod_local, bench):
     module.register(app)
+for bench_module in (bench_download,):
+    bench_module.register(bench.bench_app)
 
 
 def main() -> None:

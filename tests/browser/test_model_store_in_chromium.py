@@ -1,0 +1,375 @@
+"""The browser model store (web/src/engine/store) in real headless Chromium against the gateway's mirror:
+downloads into OPFS, resume after cuts and reloads, verification, quota, revisions, odd servers, the UI.
+
+One page for the module (wasm profile); every test starts from an empty store (`models.clear()`). Server-side
+counters (`app.state.model_transfers`) prove what was (re)sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page
+
+from tests.browser.conftest import PageErrors, open_page, screenshot
+from tests.browser.model_store_gateway import (
+    CHUNK,
+    SYNTHETIC,
+    SYNTHETIC_SIZE,
+    TINY,
+    Quirky,
+    store_test_app,
+    write_synthetic,
+)
+from tests.conftest import RunningServer, start_server, stop_server
+from turbodraft.config import Settings
+from turbodraft.gateway.model_files import ConnectionCut, TransferCounters
+from turbodraft.models.tamper import flip_byte
+
+WEIGHTS = f"{SYNTHETIC}/weights.bin"
+TEST_SETTINGS: dict[str, Any] = {
+    "manifestUrl": "/models/manifest.json",
+    "chunkBytes": CHUNK,
+    "retryDelayMs": 50,
+    "maxRetries": 4,
+    "storageEstimate": None,
+}
+
+
+class StoreServer:
+    def __init__(self, running: RunningServer, settings: Settings, quirky: Quirky, synthetic_dir: Path) -> None:
+        self.running = running
+        self.settings = settings
+        self.quirky = quirky
+        self.synthetic_dir = synthetic_dir
+
+    @property
+    def app(self) -> FastAPI:
+        return self.running.app
+
+    @property
+    def transfers(self) -> TransferCounters:
+        counters: TransferCounters = self.app.state.model_transfers
+        return counters
+
+
+@pytest.fixture(scope="module")
+def store_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreServer]:
+    root = tmp_path_factory.mktemp("store")
+    app, settings, quirky = store_test_app(root / "data", root / "synthetic")
+    running, thread = start_server(app)
+    try:
+        yield StoreServer(running, settings, quirky, root / "synthetic")
+    finally:
+        stop_server(running, thread)
+
+
+@pytest.fixture(scope="module")
+def store_page(no_webgpu_browser: Browser, store_server: StoreServer) -> Iterator[tuple[Page, PageErrors]]:
+    page, errors = open_page(no_webgpu_browser, store_server.running)
+    ready(page)
+    yield page, errors
+    page.context.close()
+
+
+def ready(page: Page, settings: dict[str, Any] | None = None) -> None:
+    page.wait_for_function("() => window.turbodraft && window.turbodraft.models")
+    page.evaluate("(s) => window.turbodraft.models.configure(s)", {**TEST_SETTINGS, **(settings or {})})
+
+
+@pytest.fixture
+def page(store_page: tuple[Page, PageErrors], store_server: StoreServer) -> Iterator[Page]:
+    """The module's page with an empty store, default test settings and fresh server counters."""
+    page, errors = store_page
+    page.evaluate("() => window.turbodraft.models.clear()")
+    ready(page)
+    page.evaluate("() => { window.turbodraft.models.events.length = 0; }")
+    store_server.app.state.model_faults = None
+    store_server.transfers.reset()
+    yield page
+    store_server.app.state.model_faults = None
+    assert errors.errors == []
+
+
+def download(page: Page, variant: str) -> dict[str, Any]:
+    state: dict[str, Any] = page.evaluate("(id) => window.turbodraft.models.download(id)", variant)
+    return state
+
+
+def inspect(page: Page) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = page.evaluate("() => window.turbodraft.models.inspect()")
+    return found
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- download, verify, generate -------------------------------------------------------------------------------
+
+
+def test_the_tiny_model_downloads_verifies_and_a_draft_generates_from_opfs(
+    page: Page, store_server: StoreServer
+) -> None:
+    state = download(page, TINY)
+
+    assert state["status"] == "ready", state["error"]
+    assert state["bytesDone"] == state["bytesTotal"] > 0
+    assert all(f["status"] == "ready" for f in state["files"])
+    assert len(inspect(page)["blobs"]) == len(state["files"])
+    sent_by_download = store_server.transfers.total_bytes()
+    assert sent_by_download == state["bytesTotal"]
+
+    result = page.evaluate("() => window.turbodraft.generate({ prompt: 'a fox', seed: 1, model: 'tiny-sd-turbo' })")
+    assert result["model"] == TINY
+    assert result["png"].startswith("data:image/png;base64,")
+    # The engine read OPFS: not one more model byte left the server.
+    assert store_server.transfers.total_bytes() == sent_by_download
+
+
+def test_state_events_carry_bytes_per_file_and_overall_rate_and_eta(page: Page) -> None:
+    page.evaluate("() => window.turbodraft.models.configure({ chunkBytes: 64 * 1024 })")
+    state = download(page, SYNTHETIC)
+    events: list[dict[str, Any]] = page.evaluate(
+        "(id) => window.turbodraft.models.events.filter((e) => e.variant === id)", SYNTHETIC
+    )
+
+    statuses = [e["status"] for e in events]
+    assert statuses[0] == "downloading" and statuses[-1] == "ready"
+    assert "verifying" in statuses
+    progressing = [e for e in events if e["status"] == "downloading"]
+    assert [e["bytesDone"] for e in progressing] == sorted(e["bytesDone"] for e in progressing)
+    assert all(e["bytesTotal"] == state["bytesTotal"] for e in events)
+    weights = next(f for e in progressing for f in e["files"] if f["path"] == "weights.bin" and f["done"] > 0)
+    assert weights["size"] == SYNTHETIC_SIZE
+    assert any(e["rate"] > 0 and e["etaSeconds"] is not None for e in progressing)
+    assert state["rate"] > 0 and state["etaSeconds"] == 0
+
+
+def test_list_shows_offered_and_stored_variants_and_remove_frees_the_files(page: Page) -> None:
+    download(page, SYNTHETIC)
+    listed = {v["id"]: v for v in page.evaluate("() => window.turbodraft.models.list()")}
+    assert listed[SYNTHETIC]["state"]["status"] == "ready"
+    assert listed[SYNTHETIC]["available"] is True
+    assert listed[TINY]["state"]["status"] == "not-downloaded"
+    assert listed["sd-turbo-fp16"]["available"] is False  # listed, but not mirrored by this gateway
+
+    removed = page.evaluate("(id) => window.turbodraft.models.remove(id)", SYNTHETIC)
+    assert removed["status"] == "not-downloaded"
+    assert inspect(page) == {"blobs": [], "partial": [], "variants": []}
+
+
+# --- resuming -------------------------------------------------------------------------------------------------
+
+
+def test_a_cut_connection_resumes_and_resends_less_than_one_chunk(page: Page, store_server: StoreServer) -> None:
+    # 8 chunk requests and one retry: only the 5th response (mid-file, mid-chunk) is cut.
+    store_server.app.state.model_faults = ConnectionCut(after_bytes=CHUNK // 2 + 1000, every=5, file=WEIGHTS)
+
+    state = download(page, SYNTHETIC)
+
+    assert state["status"] == "ready", state["error"]
+    assert store_server.transfers.cuts[WEIGHTS] == 1
+    assert SYNTHETIC_SIZE <= store_server.transfers.bytes_sent[WEIGHTS] <= SYNTHETIC_SIZE + CHUNK
+    resumed = [t for t in store_server.transfers.log if t.file == WEIGHTS][5]
+    assert resumed.range is not None and int(resumed.range.removeprefix("bytes=").split("-")[0]) > 4 * CHUNK
+
+
+def test_a_reload_mid_download_resumes_instead_of_restarting(page: Page, store_server: StoreServer) -> None:
+    # Three chunks arrive whole, the fourth is cut halfway; a long backoff keeps the download waiting for the reload.
+    store_server.app.state.model_faults = ConnectionCut(after_bytes=CHUNK // 2, every=4, file=WEIGHTS)
+    ready(page, {"retryDelayMs": 60_000})
+    page.evaluate("(id) => { void window.turbodraft.models.download(id); }", SYNTHETIC)
+    page.wait_for_function(
+        """(id) => (window.turbodraft.models.snapshot()[id]?.files ?? [])
+            .some((f) => f.path === 'weights.bin' && f.status === 'retrying')""",
+        arg=SYNTHETIC,
+    )
+    assert store_server.transfers.cuts[WEIGHTS] == 1
+
+    page.reload()
+    ready(page)
+    paused = page.evaluate("(id) => window.turbodraft.models.state(id)", SYNTHETIC)
+    assert paused["status"] == "paused"
+    assert 3 * CHUNK <= paused["bytesDone"] < paused["bytesTotal"]
+    state = download(page, SYNTHETIC)
+
+    assert state["status"] == "ready", state["error"]
+    after_reload = [t for t in store_server.transfers.log if t.file == WEIGHTS][4]
+    assert after_reload.range is not None
+    assert int(after_reload.range.removeprefix("bytes=").split("-")[0]) >= 3 * CHUNK
+    assert SYNTHETIC_SIZE <= store_server.transfers.bytes_sent[WEIGHTS] <= SYNTHETIC_SIZE + CHUNK
+
+
+def test_pause_keeps_the_bytes_and_resume_continues(page: Page, store_server: StoreServer) -> None:
+    store_server.app.state.model_faults = ConnectionCut(after_bytes=2 * CHUNK, file=WEIGHTS)
+    ready(page, {"retryDelayMs": 60_000})
+    page.evaluate("(id) => { void window.turbodraft.models.download(id); }", SYNTHETIC)
+    page.wait_for_function(
+        "(id) => (window.turbodraft.models.snapshot()[id]?.bytesDone ?? 0) >= 2 * 128 * 1024", arg=SYNTHETIC
+    )
+    paused = page.evaluate("(id) => window.turbodraft.models.pause(id)", SYNTHETIC)
+    assert paused["status"] == "paused"
+    assert paused["bytesDone"] >= 2 * CHUNK
+
+    state = download(page, SYNTHETIC)
+    assert state["status"] == "ready"
+    assert store_server.transfers.bytes_sent[WEIGHTS] <= SYNTHETIC_SIZE + CHUNK
+
+
+def test_cancel_drops_the_partial_files(page: Page, store_server: StoreServer) -> None:
+    store_server.app.state.model_faults = ConnectionCut(after_bytes=2 * CHUNK, file=WEIGHTS)
+    ready(page, {"retryDelayMs": 60_000})
+    page.evaluate("(id) => { void window.turbodraft.models.download(id); }", SYNTHETIC)
+    page.wait_for_function("(id) => (window.turbodraft.models.snapshot()[id]?.bytesDone ?? 0) > 0", arg=SYNTHETIC)
+    cancelled = page.evaluate("(id) => window.turbodraft.models.cancel(id)", SYNTHETIC)
+    assert cancelled["status"] == "not-downloaded"
+    assert inspect(page)["partial"] == []
+
+
+# --- verification ---------------------------------------------------------------------------------------------
+
+
+def test_a_flipped_byte_fails_verification_is_fetched_again_and_is_never_loaded(
+    page: Page, store_server: StoreServer
+) -> None:
+    damaged = "vae_decoder/model.onnx"
+    offset = flip_byte(store_server.settings.models_dir, TINY, damaged)
+    try:
+        state = download(page, TINY)
+        key = f"{TINY}/{damaged}"
+        assert state["status"] == "error"
+        assert state["error"]["code"] == "integrity-mismatch"
+        assert state["error"]["path"] == damaged
+        assert "sha256 mismatch" in state["error"]["message"]
+        assert state["integrityFailures"] == 2
+        # Fetched again after the first mismatch (both copies whole), then given up.
+        size = (store_server.settings.models_dir / TINY / damaged).stat().st_size
+        assert store_server.transfers.bytes_sent[key] == 2 * size
+        stored = inspect(page)
+        assert stored["variants"] == []
+        assert stored["partial"] == []  # the corrupt copy was deleted, not kept
+
+        # The engine refuses it too: not stored, and the mirror's bytes fail their hash check.
+        page.evaluate("() => window.turbodraft.engine.dispose()")  # no warm sessions from earlier tests
+        outcome = page.evaluate(
+            """() => window.turbodraft.generate({ prompt: 'x', seed: 1, model: 'tiny-sd-turbo' })
+                .then(() => ({ ok: true }), (e) => ({ ok: false, code: e.code, message: e.message }))"""
+        )
+        assert outcome["ok"] is False
+        assert "sha256 mismatch" in outcome["message"]
+    finally:
+        flip_byte(store_server.settings.models_dir, TINY, damaged, offset)  # flips it back
+    assert download(page, TINY)["status"] == "ready"
+
+
+# --- storage --------------------------------------------------------------------------------------------------
+
+
+def test_too_little_quota_is_a_clear_error_before_any_byte_is_written(page: Page, store_server: StoreServer) -> None:
+    ready(page, {"storageEstimate": {"quota": 600_000, "usage": 100_000}})
+    state = download(page, SYNTHETIC)
+
+    assert state["status"] == "error"
+    assert state["error"]["code"] == "quota-exceeded"
+    needed = SYNTHETIC_SIZE + len(b'{"layers": 2}')
+    assert f"needs {needed} bytes" in state["error"]["message"]
+    assert "only 500000 bytes" in state["error"]["message"]
+    assert store_server.transfers.total_bytes() == 0
+    assert inspect(page) == {"blobs": [], "partial": [], "variants": []}
+
+
+def test_persistent_storage_is_requested_and_its_answer_reported(page: Page) -> None:
+    download(page, SYNTHETIC)
+    assert page.evaluate("() => window.turbodraft.models.persisted()") in (True, False)
+
+
+def test_a_new_manifest_revision_downloads_only_the_changed_files(page: Page, store_server: StoreServer) -> None:
+    first = download(page, SYNTHETIC)
+    old_weights = next(f["sha256"] for f in first["files"] if f["path"] == "weights.bin")
+    try:
+        (store_server.synthetic_dir / "config.json").write_bytes(b'{"layers": 3}')
+        listed = {v["id"]: v for v in page.evaluate("() => window.turbodraft.models.list()")}
+        assert listed[SYNTHETIC]["state"]["updateAvailable"] is True
+        store_server.transfers.reset()
+
+        second = download(page, SYNTHETIC)
+
+        assert second["status"] == "ready" and second["updateAvailable"] is False
+        assert dict(store_server.transfers.bytes_sent) == {f"{SYNTHETIC}/config.json": len(b'{"layers": 3}')}
+        blobs = inspect(page)["blobs"]
+        assert sorted(blobs) == sorted([old_weights, sha256(b'{"layers": 3}')])  # the old config is gone
+    finally:
+        write_synthetic(store_server.synthetic_dir)
+
+
+# --- servers that do Range wrong ------------------------------------------------------------------------------
+
+
+def test_a_server_that_ignores_range_restarts_the_file_and_still_verifies(
+    page: Page, store_server: StoreServer
+) -> None:
+    ready(page, {"manifestUrl": "/quirky/manifest.json"})
+    store_server.quirky.requests.clear()
+    state = download(page, "no-range")
+    assert state["status"] == "ready", state["error"]
+    assert state["bytesDone"] == SYNTHETIC_SIZE
+    # The first answer was the whole file: taken as it is, not asked for again chunk by chunk.
+    assert [r[2] for r in store_server.quirky.requests] == [200]
+
+
+def test_a_416_answer_restarts_the_file_from_zero(page: Page, store_server: StoreServer) -> None:
+    ready(page, {"manifestUrl": "/quirky/manifest.json"})
+    store_server.quirky.requests.clear()
+    store_server.quirky.refused_once = False
+    state = download(page, "range-416")
+    assert state["status"] == "ready", state["error"]
+    statuses = [(r[1], r[2]) for r in store_server.quirky.requests]
+    refused = statuses.index(next(s for s in statuses if s[1] == 416))
+    assert statuses[refused + 1][0] == f"bytes=0-{CHUNK - 1}"
+
+
+# --- the progress UI ------------------------------------------------------------------------------------------
+
+
+def test_the_progress_ui_asks_consent_then_shows_the_download_ready(
+    store_page: tuple[Page, PageErrors], store_server: StoreServer
+) -> None:
+    page, _ = store_page
+    page.evaluate("() => window.turbodraft.models.clear()")
+    page.goto(store_server.running.url + "/?consentAbove=1")
+    ready(page)
+    row = page.get_by_test_id(f"model-{SYNTHETIC}")
+    row.get_by_role("button", name="Download").click()
+    dialog = row.get_by_role("dialog", name="Confirm download")
+    assert "976.6 KiB" in dialog.inner_text()
+    assert row.get_attribute("data-status") == "not-downloaded"  # nothing starts before consent
+    dialog.get_by_role("button", name="Download 976.6 KiB").click()
+    page.wait_for_selector(f"[data-testid=model-{SYNTHETIC}][data-status=ready]")
+    assert "Ready" in row.inner_text()
+    assert "Storage:" in row.get_by_test_id("persisted").inner_text()
+    screenshot(page, "model-store-ready")
+    row.get_by_role("button", name="Remove").click()
+    page.wait_for_selector(f"[data-testid=model-{SYNTHETIC}][data-status=not-downloaded]")
+
+
+def test_the_progress_ui_shows_an_error_in_words(
+    store_page: tuple[Page, PageErrors], store_server: StoreServer
+) -> None:
+    page, _ = store_page
+    page.evaluate("() => window.turbodraft.models.clear()")
+    page.goto(store_server.running.url + "/")
+    ready(page, {"storageEstimate": {"quota": 1000, "usage": 0}})
+    row = page.get_by_test_id(f"model-{SYNTHETIC}")
+    row.get_by_role("button", name="Download").click()
+    alert = row.get_by_role("alert")
+    alert.wait_for()
+    assert "not enough storage" in alert.inner_text()
+    screenshot(page, "model-store-quota-error")
+    json.dumps(page.evaluate("() => window.turbodraft.models.snapshot()"))

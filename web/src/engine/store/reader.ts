@@ -1,0 +1,70 @@
+/**
+ * How the engine reads model files: from the store's verified copy in OPFS when the variant is stored, else
+ * from the gateway's mirror with the whole file checked against the manifest's sha256 before use. Either way
+ * onnxruntime only ever sees bytes whose hash matched.
+ */
+import type { ModelReader } from '../pipeline';
+import { fileOrNull, openLayout, readRecord, type Layout } from './layout';
+import { fetchServedManifest, type ServedVariant } from './served';
+import { StoreError } from './types';
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  // The whole file is in memory here, so WebCrypto's one-shot digest (native, fast) is the right tool.
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** Reads through the served manifest, verifying each file; the manifest is fetched once per factory. */
+export function verifiedMirrorReaders(manifestUrl: string): (variantId: string) => ModelReader {
+  let manifest: Promise<ServedVariant[]> | null = null;
+  return (variantId) => async (path) => {
+    manifest ??= fetchServedManifest(manifestUrl);
+    let variants: ServedVariant[];
+    try {
+      variants = await manifest;
+    } catch (error) {
+      manifest = null; // a transient failure is not remembered
+      throw error;
+    }
+    const file = variants.find((v) => v.id === variantId)?.files?.find((f) => f.path === path);
+    if (file === undefined) return null;
+    const response = await fetch(file.url);
+    if (!response.ok) throw new StoreError('http-error', `HTTP ${String(response.status)} for ${file.url}`, path);
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    const actual = await sha256Hex(bytes);
+    if (actual !== file.sha256) {
+      throw new StoreError(
+        'integrity-mismatch',
+        `${variantId}/${path}: sha256 mismatch: the manifest says ${file.sha256}, the bytes hash to ${actual}; not loading it`,
+        path,
+      );
+    }
+    return bytes;
+  };
+}
+
+/** OPFS first (no network at all once a variant is stored), the verified mirror otherwise. */
+export function storeReaders(manifestUrl: string): (variantId: string) => ModelReader {
+  const network = verifiedMirrorReaders(manifestUrl);
+  let layout: Promise<Layout | null> | null = null;
+  const open = (): Promise<Layout | null> => (layout ??= openLayout().catch(() => null));
+  return (variantId) => {
+    const fallback = network(variantId);
+    return async (path) => {
+      const opened = await open();
+      const record = opened === null ? null : await readRecord(opened, variantId);
+      if (opened === null || record === null) return fallback(path);
+      const entry = record.files.find((f) => f.path === path);
+      if (entry === undefined) return null;
+      const blob = await fileOrNull(opened.blobs, entry.sha256);
+      if (blob?.size !== entry.size) {
+        throw new StoreError(
+          'storage-unavailable',
+          `${variantId}/${path} is missing from browser storage (evicted?); remove and download ${variantId} again`,
+          path,
+        );
+      }
+      return new Uint8Array(await blob.arrayBuffer());
+    };
+  };
+}
