@@ -101,6 +101,21 @@ def test_rejects_fp16_graphs_on_a_backend_without_shader_f16() -> None:
         parse_manifest(json.dumps(data))
 
 
+def test_every_fp16_variant_names_a_fallback_that_runs_without_shader_f16() -> None:
+    manifest = load_manifest()
+    for variant in manifest.variants:
+        if variant.dtype == "float16":
+            assert variant.fallback is not None, variant.id
+            assert manifest.variant(variant.fallback).dtype != "float16"
+
+
+def test_rejects_a_fallback_to_an_unknown_variant() -> None:
+    data = manifest_data()
+    data["variants"][0]["fallback"] = "no-such-variant"
+    with pytest.raises(ManifestError, match="is not another variant"):
+        parse_manifest(json.dumps(data))
+
+
 def test_rejects_latent_sizes_that_are_not_the_image_sizes_over_eight() -> None:
     data = manifest_data()
     data["variants"][0]["latent"]["max"] = 96

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import react from '@vitejs/plugin-react';
 import { defaultClientConditions, defineConfig } from 'vite';
+import { VitePWA } from 'vite-plugin-pwa';
 import { ortWasmAssets } from './tooling/ortWasmAssets.ts';
 
 const webDir = path.dirname(fileURLToPath(import.meta.url));
@@ -19,9 +20,42 @@ const ISOLATION_HEADERS = {
   'Cross-Origin-Embedder-Policy': 'require-corp',
 };
 
+/**
+ * The service worker (Workbox generateSW): precaches the app shell, onnxruntime-web's runtime (/ort/) and the
+ * bundled tokenizer code, so a reload with the network off still starts the app; models come from OPFS (the
+ * model store), never from this cache. Cached responses keep their original headers, COOP/COEP included, so
+ * the page stays cross-origin isolated offline. The served model manifest is network-first (listing offline).
+ */
+function offlineShell() {
+  return VitePWA({
+    registerType: 'autoUpdate',
+    injectRegister: 'script-defer',
+    manifest: false,
+    workbox: {
+      // ort.bundle.min.mjs embeds the JSEP glue and loads only the JSEP wasm (for both wasm and WebGPU).
+      globPatterns: ['**/*.{html,js,css,svg,png,ico,woff2}', 'ort/ort-wasm-simd-threaded.jsep.{wasm,mjs}'],
+      // The JSEP wasm is ~28 MB; the default 2 MiB limit would leave it out.
+      maximumFileSizeToCacheInBytes: 64 * 1024 * 1024,
+      navigateFallback: '/index.html',
+      // API and model paths are never answered with the app shell.
+      navigateFallbackDenylist: API_PREFIXES.map((prefix) => new RegExp(`^${prefix}(/|$)`)),
+      clientsClaim: true,
+      skipWaiting: true,
+      cleanupOutdatedCaches: true,
+      runtimeCaching: [
+        {
+          urlPattern: ({ url }: { url: URL }) => url.pathname === '/models/manifest.json',
+          handler: 'NetworkFirst',
+          options: { cacheName: 'turbodraft-model-manifest', networkTimeoutSeconds: 5 },
+        },
+      ],
+    },
+  });
+}
+
 export default defineConfig({
   base: '/',
-  plugins: [react(), ortWasmAssets()],
+  plugins: [react(), ortWasmAssets(), offlineShell()],
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -169,6 +169,8 @@ class ModelVariant(_Frozen):
     latent: SizeRange
     max_steps: int = Field(ge=1, le=4)
     img2img: bool
+    #: What to run instead where this variant's backends are missing (e.g. fp16 without shader-f16).
+    fallback: str | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelVariant:
@@ -215,6 +217,11 @@ class Manifest(_Frozen):
                 latent.multiple_of * down,
             ):
                 raise ValueError(f"{v.id}: latent sizes must be the image sizes divided by {down}")
+            if v.fallback is not None:
+                if v.fallback not in ids or v.fallback == v.id:
+                    raise ValueError(f"{v.id}: fallback {v.fallback!r} is not another variant")
+                if self.variant(v.fallback).dtype == "float16":
+                    raise ValueError(f"{v.id}: fallback {v.fallback!r} needs shader-f16 too")
         return self
 
     def variant(self, model_id: str) -> ModelVariant:
