@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -88,8 +87,14 @@ def run_checks(settings: Settings) -> list[Check]:
         Check("web_build", built, str(settings.web_dir), blocking=True, hint="npm --prefix web run build")
     )
 
-    runpod = "runpod (key configured)" if os.environ.get("TURBODRAFT_RUNPOD_API_KEY") else "local RunPod server"
-    checks.append(Check("finals_provider", True, runpod))
+    if settings.runpod_cloud_configured:
+        finals = f"RunPod endpoint {settings.runpod_endpoint_id}"
+    elif settings.runpod_api_key is not None:
+        finals = "RunPod key set but no endpoint id: finals go to the local RunPod-compatible server"
+    else:
+        finals = "local RunPod-compatible server (no RunPod key)"
+    checks.append(Check("finals_provider", True, finals))
+    checks.append(Check("server_model", True, settings.server_model))
     return checks
 
 
