@@ -1,4 +1,7 @@
-import { Suspense, use } from 'react';
+import { Suspense, use, useState } from 'react';
+import { Canvas } from './canvas/Canvas';
+import type { CanvasServices } from './canvas/services';
+import type { Editor } from 'tldraw';
 import type { CapabilityReport } from './engine/capabilities';
 import type { ModelStore } from './engine/store/client';
 import { ModelDownloads } from './ui/ModelDownloads';
@@ -76,20 +79,68 @@ function CapabilityReportView({ report }: { report: Promise<CapabilityReport> })
   );
 }
 
-export function App({ capabilities, models }: { capabilities: Promise<CapabilityReport>; models: ModelStore }) {
+const PANEL_KEY = 'turbodraft.side-panel-open';
+
+function initiallyOpen(): boolean {
+  try {
+    return localStorage.getItem(PANEL_KEY) !== 'false';
+  } catch {
+    return true;
+  }
+}
+
+/** The capability report and the model downloads, in a panel that folds away from the canvas. */
+function SidePanel({ capabilities, models }: { capabilities: Promise<CapabilityReport>; models: ModelStore }) {
+  const [open, setOpen] = useState(initiallyOpen);
+  const toggle = (): void => {
+    setOpen(!open);
+    try {
+      localStorage.setItem(PANEL_KEY, String(!open));
+    } catch {
+      // Private mode without storage: the panel just forgets.
+    }
+  };
   return (
-    <main className="panel">
-      <h1>turbodraft</h1>
-      <Suspense
-        fallback={
-          <section className="report" data-testid="capability-report" data-state="loading">
-            Checking this browser…
-          </section>
-        }
-      >
-        <CapabilityReportView report={capabilities} />
+    <aside className="side-panel" data-open={open} aria-label="This browser and its models">
+      <button type="button" aria-expanded={open} aria-controls="side-panel-body" onClick={toggle}>
+        {open ? '▾' : '▸'} This browser &amp; models
+      </button>
+      <div id="side-panel-body" className="side-panel-body" hidden={!open}>
+        <Suspense
+          fallback={
+            <section className="report" data-testid="capability-report" data-state="loading">
+              Checking this browser…
+            </section>
+          }
+        >
+          <CapabilityReportView report={capabilities} />
+        </Suspense>
+        <ModelDownloads store={models} />
+      </div>
+    </aside>
+  );
+}
+
+function CanvasWhenReady(props: { services: Promise<CanvasServices>; persistenceKey: string; onMount: (editor: Editor) => void }) {
+  const services = use(props.services);
+  return <Canvas services={services} persistenceKey={props.persistenceKey} onMount={props.onMount} />;
+}
+
+export interface AppProps {
+  readonly capabilities: Promise<CapabilityReport>;
+  readonly models: ModelStore;
+  readonly services: Promise<CanvasServices>;
+  readonly persistenceKey: string;
+  readonly onMount: (editor: Editor) => void;
+}
+
+export function App({ capabilities, models, services, persistenceKey, onMount }: AppProps) {
+  return (
+    <>
+      <Suspense fallback={<p className="canvas-loading">Starting the canvas…</p>}>
+        <CanvasWhenReady services={services} persistenceKey={persistenceKey} onMount={onMount} />
       </Suspense>
-      <ModelDownloads store={models} />
-    </main>
+      <SidePanel capabilities={capabilities} models={models} />
+    </>
   );
 }

@@ -1,7 +1,10 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
+import type { Editor } from 'tldraw';
 import { App } from './App';
 import { once } from './automation';
+import { canvasAutomation } from './canvas/automation';
+import { canvasServices, pageOptions } from './canvas/setup';
 import { engineAutomation } from './engine/automation';
 import { detectCapabilities } from './engine/capabilities';
 import { ModelStore, modelsAutomation } from './engine/store';
@@ -13,7 +16,15 @@ const capabilities = once(() => detectCapabilities());
 // The engine's worker starts on the first generate, not at page load.
 // One store per page: its worker starts on first use.
 const models = modelsAutomation(new ModelStore());
-window.turbodraft = { capabilities, ...engineAutomation(), models };
+const engine = engineAutomation();
+const options = pageOptions(new URLSearchParams(window.location.search));
+const services = canvasServices({ engine: engine.engine, models: models.store, capabilities, options });
+const canvas = canvasAutomation(services);
+window.turbodraft = { capabilities, ...engine, models, ...canvas.automation };
+
+const onMount = (editor: Editor): void => {
+  canvas.mounted(editor);
+};
 
 const root = document.getElementById('root');
 if (!root) {
@@ -21,6 +32,12 @@ if (!root) {
 }
 createRoot(root).render(
   <StrictMode>
-    <App capabilities={capabilities()} models={models.store} />
+    <App
+      capabilities={capabilities()}
+      models={models.store}
+      services={services}
+      persistenceKey={options.persistenceKey}
+      onMount={onMount}
+    />
   </StrictMode>,
 );
