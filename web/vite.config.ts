@@ -85,5 +85,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.{ts,tsx}'],
     environment: 'node',
+    // Some tests run the tiny model on onnxruntime's wasm backend: seconds on a busy 2-core CI machine.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
   },
 });
