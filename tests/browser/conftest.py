@@ -29,7 +29,9 @@ PROFILES: dict[str, list[str]] = {
 }
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main thread while it
+# lives, and pytest-asyncio cannot run the async tests collected after tests/browser until it has stopped.
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Playwright]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: `make test` installs it with apt-get install chromium")
@@ -41,14 +43,14 @@ def _launch(p: Playwright, profile: str) -> Browser:
     return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=PROFILES[profile])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def webgpu_browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = _launch(playwright_instance, "webgpu")
     yield browser
     browser.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def no_webgpu_browser(playwright_instance: Playwright) -> Iterator[Browser]:
     browser = _launch(playwright_instance, "no-webgpu")
     yield browser
