@@ -19,7 +19,7 @@ from turbodraft.models.manifest import (
 )
 
 MANIFEST_JSON = Path(__file__).resolve().parents[1] / "src/turbodraft/models/manifest.json"
-FIXTURE_IDS = ["tiny-sd-turbo", "tiny-sd-turbo-fp16"]
+FIXTURE_IDS = ["tiny-sd-turbo", "tiny-sd-turbo-fp16", "tiny-sd-turbo-taesd"]
 
 
 def manifest_data() -> dict[str, Any]:
@@ -27,9 +27,40 @@ def manifest_data() -> dict[str, Any]:
     return data
 
 
-def test_lists_the_four_variants() -> None:
+def test_lists_the_six_variants() -> None:
     ids = [v.id for v in load_manifest().variants]
-    assert ids == ["sd-turbo-fp16", "sd-turbo-int8", "tiny-sd-turbo", "tiny-sd-turbo-fp16"]
+    assert ids == [
+        "sd-turbo-fp16-taesd",
+        "sd-turbo-fp16",
+        "sd-turbo-int8",
+        "tiny-sd-turbo",
+        "tiny-sd-turbo-fp16",
+        "tiny-sd-turbo-taesd",
+    ]
+
+
+def test_the_taesd_draft_variant_is_sd_turbo_fp16_with_the_tiny_decoder() -> None:
+    manifest = load_manifest()
+    draft, full = manifest.variant("sd-turbo-fp16-taesd"), manifest.variant("sd-turbo-fp16")
+    assert (draft.decoder, full.decoder) == ("taesd", "vae")
+    assert draft.source.kind == "derived"
+    assert draft.source.base.repo == "madebyollin/taesd"
+    assert "turbodraft.models.taesd export" in draft.source.recipe
+    assert (draft.backends, draft.fallback, draft.image, draft.img2img) == (
+        full.backends,
+        full.fallback,
+        full.image,
+        full.img2img,
+    )
+    assert [f.path for f in draft.files] == [f.path for f in full.files]
+
+
+def test_the_tiny_taesd_fixture_shares_the_tiny_text_encoder_and_unet() -> None:
+    manifest = load_manifest()
+    tiny, taesd = manifest.variant("tiny-sd-turbo"), manifest.variant("tiny-sd-turbo-taesd")
+    for path in ("text_encoder/model.onnx", "unet/model.onnx", "tokenizer.json"):
+        assert taesd.file(path).sha256 == tiny.file(path).sha256
+    assert taesd.file("vae_decoder/model.onnx").sha256 != tiny.file("vae_decoder/model.onnx").sha256
 
 
 def test_sd_turbo_constants_are_diffusers_config() -> None:

@@ -22,6 +22,7 @@ from turbodraft.routing import (
     RouteQuery,
     Target,
     plan_route,
+    preferred_browser_variant,
 )
 
 BROWSER_F16 = (Target.BROWSER, BackendHint.WEBGPU_FP16)
@@ -80,6 +81,10 @@ CASES = [
     # --- drafts, mode=auto: browser when capable and ready, else server, else cloud -----------------------
     Case("draft-webgpu-fp16-ready-goes-to-browser", DRAFT, plan=(BROWSER_F16, SERVER, RUNPOD),
          why="shader-f16"),
+    Case("draft-taesd-draft-model-ready-goes-to-browser-fp16", DRAFT, caps("sd-turbo-fp16-taesd"),
+         plan=(BROWSER_F16, SERVER, RUNPOD), why="shader-f16"),
+    Case("draft-taesd-draft-model-without-shader-f16-goes-to-server", DRAFT,
+         caps("sd-turbo-fp16-taesd", shaderF16=False), plan=(SERVER, RUNPOD), why="shader-f16"),
     Case("draft-webgpu-fp32-ready-goes-to-browser", DRAFT, caps("sd-turbo-fp32", shaderF16=False),
          plan=(BROWSER_F32, SERVER, RUNPOD)),
     Case("draft-fp32-model-on-f16-adapter-uses-webgpu-fp32", DRAFT, caps("sd-turbo-fp32"),
@@ -320,6 +325,20 @@ def test_plan_serializes_in_camel_case_for_the_browser() -> None:
 def test_capability_report_ignores_fields_it_does_not_know() -> None:
     report = CapabilityReport.model_validate({**caps(), "maxBufferSize": 1 << 30})
     assert report.has_webgpu and report.shader_f16
+
+
+@pytest.mark.parametrize(
+    ("report", "variant"),
+    [
+        (caps(), ModelVariant.SD_TURBO_FP16_TAESD),
+        (caps(shaderF16=False), ModelVariant.SD_TURBO_INT8),
+        (caps(**SWIFTSHADER), ModelVariant.SD_TURBO_INT8),
+        (caps(**NO_WEBGPU), ModelVariant.SD_TURBO_INT8),
+    ],
+    ids=["shader-f16-gpu", "gpu-without-f16", "software-adapter", "no-webgpu"],
+)
+def test_a_shader_f16_gpu_keeps_the_tiny_decoder_draft_model(report: dict[str, Any], variant: ModelVariant) -> None:
+    assert preferred_browser_variant(CapabilityReport.model_validate(report)) is variant
 
 
 def test_capability_report_accepts_python_names_too() -> None:

@@ -8,11 +8,13 @@ fixtures' (src/turbodraft/models/fixtures.py): its wrappers and shape pinning ar
     python bench/gpu/build_models.py --out /tmp/sdt --json /tmp/native.json          (full size, CUDA)
     python bench/gpu/build_models.py --tiny --out /tmp/sdt-tiny --device cpu --skip-native   (dry run)
 
-Writes, under --out, three model directories in the web layout (each with tokenizer.json):
+Writes, under --out, model directories in the web layout (each with tokenizer.json):
   plain/   text_encoder, unet, vae_decoder as the legacy exporter writes them (what the demo would load)
   mha/     the same weights with every diffusers Attention exported as com.microsoft MultiHeadAttention
-  taesd/   vae_decoder only: a tiny decoder (the TAESD architecture) behind the same interface
-  taesd-gate/  the same with ReLU written as x*(x>0), which ORT cannot fuse into FusedConv
+  taesd/   vae_decoder only: a tiny decoder (the TAESD architecture) behind the same interface, exported by
+           turbodraft.models.taesd (the engine's own exporter)
+  with --extra (the first run's exploration): mha/ (every diffusers Attention as com.microsoft
+  MultiHeadAttention) and taesd-gate/ (ReLU written as x*(x>0), which ORT cannot fuse into FusedConv)
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def _bare_package(name: str, folder: Path) -> None:
 
 _bare_package("turbodraft.pipeline", REPO / "src" / "turbodraft" / "pipeline")
 from turbodraft.models import fixtures  # noqa: E402  (after the path set-up above)
+from turbodraft.models import taesd as taesd_export  # noqa: E402
 
 FULL_TEXT = {"hidden": 1024, "layers": 23, "heads": 16, "intermediate": 4096}
 LATENT = 64
@@ -255,8 +258,8 @@ def export_graphs(
 
 
 def export_taesd(taesd: Any, out_dir: Path, device: str, latent: int, gate_relu: bool) -> None:
-    """TAESD's decoder behind the vae_decoder interface: it takes the same unscaled latents (latents/0.18215)."""
-    import onnx
+    """TAESD's decoder behind the vae_decoder interface, through the engine's own exporter
+    (turbodraft.models.taesd: what `python -m turbodraft.models.taesd export` writes for the real weights)."""
     import torch
 
     class GateRelu(torch.nn.Module):  # type: ignore[misc]
@@ -273,36 +276,10 @@ def export_taesd(taesd: Any, out_dir: Path, device: str, latent: int, gate_relu:
             else:
                 swap_relus(child)
 
-    class TinyDecoder(torch.nn.Module):  # type: ignore[misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.model = copy.deepcopy(taesd).to(torch.float16)
-            if gate_relu:
-                swap_relus(self.model)
-
-        def forward(self, latent_sample: Any) -> Any:
-            # TAESD's scaling factor is 1: undo the SD VAE's 1/0.18215 that the pipeline applied.
-            latents = (latent_sample * fixtures.SCALING_FACTOR).to(torch.float16)
-            return self.model.decode(latents, return_dict=False)[0].float()
-
-    path = out_dir / "vae_decoder" / "model.onnx"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    spatial = {0: "batch", 2: "height", 3: "width"}
-    with torch.no_grad():
-        torch.onnx.export(
-            TinyDecoder().eval(),
-            (torch.zeros(1, 4, latent, latent, device=device),),
-            str(path),
-            dynamo=False,
-            opset_version=17,
-            do_constant_folding=True,
-            input_names=["latent_sample"],
-            output_names=["sample"],
-            dynamic_axes={"latent_sample": spatial, "sample": {0: "batch", 2: "image_height", 3: "image_width"}},
-        )
-    model = onnx.load(str(path))
-    fixtures._pin_io_shapes(model, fixtures.IO_SHAPES["vae_decoder"])
-    onnx.save(model, str(path))
+    model = copy.deepcopy(taesd)
+    if gate_relu:
+        swap_relus(model)
+    taesd_export.export_decoder(model, out_dir / "vae_decoder" / "model.onnx", half=True, latent=latent, device=device)
 
 
 def tokenizer_json() -> str:
@@ -441,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="the fixtures' toy models (a CPU dry run)")
     parser.add_argument("--skip-native", action="store_true")
     parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--extra", action="store_true", help="also the exploratory mha/ and taesd-gate/ graphs")
     args = parser.parse_args(argv)
 
     import diffusers
@@ -469,18 +447,21 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(report), flush=True)
     graphs = ("text_encoder", "unet", "vae_decoder")
     report["export_s"] = {"plain": export_graphs(models, out / "plain", graphs, device, hidden, latent)}
-    # The fused variant swaps only the attention processors; the text encoder (transformers' CLIP) is shared.
-    processor = mha_processor_class()()
-    models.unet.set_attn_processor(processor)
-    models.vae.set_attn_processor(processor)
-    report["export_s"]["mha"] = export_graphs(models, out / "mha", ("unet", "vae_decoder"), device, hidden, latent)
-    shutil.copy(out / "plain" / "text_encoder" / "model.onnx", _mkdir(out / "mha" / "text_encoder") / "model.onnx")
-    # taesd/ keeps ReLU (the session must then disable ConvActivationFusion); taesd-gate/ avoids the fusion.
+    names = ["plain", "taesd"]
+    if args.extra:
+        # The fused variant swaps only the attention processors; the text encoder (transformers' CLIP) is shared.
+        processor = mha_processor_class()()
+        models.unet.set_attn_processor(processor)
+        models.vae.set_attn_processor(processor)
+        report["export_s"]["mha"] = export_graphs(models, out / "mha", ("unet", "vae_decoder"), device, hidden, latent)
+        shutil.copy(out / "plain" / "text_encoder" / "model.onnx", _mkdir(out / "mha" / "text_encoder") / "model.onnx")
+        (out / "mha" / "tokenizer.json").write_text(tokenizer_json(), encoding="utf-8")
+        export_taesd(taesd, out / "taesd-gate", device, latent, gate_relu=True)
+        names += ["mha", "taesd-gate"]
+    # taesd/ keeps ReLU (the engine disables ConvActivationFusion for it on webgpu-f16).
     export_taesd(taesd, out / "taesd", device, latent, gate_relu=False)
-    export_taesd(taesd, out / "taesd-gate", device, latent, gate_relu=True)
-    for name in ("plain", "mha"):
-        (out / name / "tokenizer.json").write_text(tokenizer_json(), encoding="utf-8")
-    report["onnx_mb"] = {name: file_mb(out / name) for name in ("plain", "mha", "taesd", "taesd-gate")}
+    (out / "plain" / "tokenizer.json").write_text(tokenizer_json(), encoding="utf-8")
+    report["onnx_mb"] = {name: file_mb(out / name) for name in names}
     print(json.dumps(report), flush=True)
     from diffusers.models.attention_processor import AttnProcessor2_0
 

@@ -4,7 +4,8 @@
 #   2. native PyTorch fp16 baseline on the same card (build_models.py),
 #   3. the engine's pipeline through Dawn in Node, every configuration in one process (node/bench.ts),
 #   with nvidia-smi polling memory in the background. Results land in $OUT (the device tool returns it).
-# Usage: bash bench/gpu/run_on_device.sh [bench.mjs args...]   e.g. --only engine,demo --runs 5
+# Usage: bash bench/gpu/run_on_device.sh [bench.mjs args...]   e.g. --runs 10 (default configs: demo, engine, engine-full)
+# BUILD_ARGS=--extra also exports the exploratory graphs (mha/, taesd-gate/) for --only nhwc-fixed-mha,...
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"; budget=${BUDGET_S:-570}
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv > "$OUT/gpu.csv"
@@ -14,7 +15,7 @@ export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
 # The same variables setup-on-device.sh sets (it is sourced in a subshell above, so set them here).
 export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json PATH="$PWD/.gpu-carry:$PATH"
 export DAWN_FLAGS="enable-dawn-features=allow_unsafe_apis,vulkan_enable_f16_on_nvidia disable-dawn-features=vulkan_use_storage_input_output_16"
-[ -e /tmp/sdt/mha/unet/model.onnx ] || python3 bench/gpu/build_models.py --out /tmp/sdt --json "$OUT/native.json" 2>&1 \
+[ -e /tmp/sdt/taesd/vae_decoder/model.onnx ] || python3 bench/gpu/build_models.py --out /tmp/sdt --json "$OUT/native.json" ${BUILD_ARGS:-} 2>&1 \
   | grep -v -i -E 'warn|^\s*$|torch.onnx|_C._jit' | tee "$OUT/build.log"
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader,nounits -lms 200 > "$OUT/smi.csv" &
 smi=$!

@@ -152,6 +152,36 @@ def test_webgpu_profile_matches_the_oracle(webgpu_engine: tuple[Page, PageErrors
     assert errors.errors == []
 
 
+TAESD_ORACLE = FIXTURES / "oracle-taesd"
+TAESD_CASES: list[dict[str, Any]] = json.loads((TAESD_ORACLE / "cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", TAESD_CASES, ids=[str(c["id"]) for c in TAESD_CASES])
+def test_tiny_decoder_model_matches_diffusers_autoencoder_tiny_on_wasm(
+    wasm_engine: tuple[Page, PageErrors], case: dict[str, Any]
+) -> None:
+    page, errors = wasm_engine
+    result = generated(page, **{**oracle_request(case), "model": "tiny-sd-turbo-taesd"})
+    want = np.load(TAESD_ORACLE / case["image"]).astype(np.float32).reshape(case["height"], case["width"], 3)
+    db = psnr(pixels_of(result), want)
+    print(f"wasm taesd {case['id']}: PSNR {db:.1f} dB, timings {result['timings']}")
+    assert (result["model"], result["backend"]) == ("tiny-sd-turbo-taesd", "wasm")
+    assert db >= THRESHOLD_DB
+    assert errors.errors == []
+
+
+def test_tiny_decoder_model_matches_diffusers_on_webgpu(webgpu_engine: tuple[Page, PageErrors]) -> None:
+    page, errors = webgpu_engine
+    case = TAESD_CASES[1]
+    result = generated(page, **{**oracle_request(case), "model": "tiny-sd-turbo-taesd"}, backend="webgpu")
+    want = np.load(TAESD_ORACLE / case["image"]).astype(np.float32).reshape(case["height"], case["width"], 3)
+    db = psnr(pixels_of(result), want)
+    print(f"webgpu taesd {case['id']}: PSNR {db:.1f} dB, timings {result['timings']}")
+    assert result["backend"] == "webgpu"
+    assert db >= THRESHOLD_DB
+    assert errors.errors == []
+
+
 # --- backend choice -----------------------------------------------------------------------------------------
 
 

@@ -5,15 +5,17 @@
  *
  *   node bench.mjs --models /tmp/sdt --ort-dir .gpu-carry/ort --out /tmp/engine.json [--dawn .gpu-carry/dawn-shim.mjs]
  *
- * A configuration is an ORT bundle, a model directory per graph, and session options. The pipeline takes its `ort`
- * as an argument, so session options are changed by handing it an `ort` whose InferenceSession.create merges them
- * in: the pipeline code itself runs unchanged in every configuration.
+ * A configuration is a manifest variant, an ORT bundle, a model directory per graph, and (only for the demo's
+ * settings and the exploratory ones) session options. The `engine*` configurations run the engine's OWN session
+ * options (pipeline.ts sessionOptions(), made for the requested size) with no override; the others hand the
+ * pipeline an `ort` whose InferenceSession.create replaces or amends them: the pipeline code itself runs unchanged.
  */
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as OrtModule from 'onnxruntime-web';
 import { familyOf, findVariant, type BackendName } from '../../../web/src/engine/manifest';
+import { DEFAULT_MODEL } from '../../../web/src/engine/engine';
 import { SdTurboPipeline, type Ort } from '../../../web/src/engine/pipeline';
 import { validateRequest } from '../../../web/src/engine/request';
 
@@ -26,8 +28,10 @@ interface Config {
   readonly bundle: 'jsep' | 'native' | 'wasm';
   /** Model directory under --models for each graph. */
   readonly graphs: { readonly text_encoder: string; readonly unet: string; readonly vae_decoder: string };
-  /** Replaces (demo) or amends (others) the options the pipeline asks for. */
+  /** Replaces (demo) or amends (exploratory ones) the options the pipeline asks for; none for `engine*`. */
   readonly tune?: (asked: SessionOptions) => SessionOptions;
+  /** Manifest variant (default: --variant, sd-turbo-fp16). */
+  readonly variant?: string;
 }
 
 const args = new Map<string, string>();
@@ -38,7 +42,8 @@ const OUT = args.get('out') ?? '/tmp/engine.json';
 const DAWN = args.get('dawn');
 const RUNS = Number(args.get('runs') ?? '5');
 const SIZE = Number(args.get('size') ?? '512');
-const ONLY = args.get('only')?.split(',');
+/** What a plain run measures: the demo's settings, the engine's default, the engine with the full decoder. */
+const ONLY = (args.get('only') ?? 'demo,engine,engine-full').split(',');
 const VARIANT = args.get('variant') ?? 'sd-turbo-fp16';
 
 const latent = SIZE / 8;
@@ -74,36 +79,40 @@ const fixedDims = (asked: SessionOptions): SessionOptions => ({
 const PLAIN = { text_encoder: 'plain', unet: 'plain', vae_decoder: 'plain' } as const;
 const MHA = { text_encoder: 'plain', unet: 'mha', vae_decoder: 'mha' } as const;
 
-/** The engine's options with JSEP's NHWC layout: its NCHW InstanceNormalization shader does not compile in f16. */
-const nhwc = (asked: SessionOptions): SessionOptions => ({
-  ...asked,
-  executionProviders: [{ name: 'webgpu', preferredLayout: 'NHWC' }],
-});
-const nhwcFixed = (asked: SessionOptions): SessionOptions => fixedDims(nhwc(asked));
-
-/** ORT fuses Conv+Relu into FusedConv, which JSEP 1.30 implements for float32 only: keep them apart in fp16. */
-const noConvActivationFusion = (asked: SessionOptions): SessionOptions => ({
-  ...nhwcFixed(asked),
-  extra: { optimization: { disable_specified_optimizers: 'ConvActivationFusion' } },
-});
+/** The engine's options (NHWC) with only the batch fixed: sizes free, as the engine had them before. */
+const BATCH_ONLY = { batch: 1, batch_size: 1 };
+const nhwc = (asked: SessionOptions): SessionOptions => ({ ...asked, freeDimensionOverrides: BATCH_ONLY });
+const nhwcFixed = fixedDims;
 const TAESD = { ...PLAIN, vae_decoder: 'taesd' } as const;
 const TAESD_GATE = { ...PLAIN, vae_decoder: 'taesd-gate' } as const;
 
 const GPU_CONFIGS: Config[] = [
   { name: 'demo', what: "ORT SD-Turbo demo's session options (JSEP, NHWC, fixed dims), plain graphs", bundle: 'jsep', graphs: PLAIN, tune: demoOptions },
-  { name: 'engine', what: 'the engine as it stands (JSEP, NCHW, batch fixed, sizes free), plain graphs', bundle: 'jsep', graphs: PLAIN },
-  { name: 'nhwc', what: 'engine options with NHWC layout, plain graphs', bundle: 'jsep', graphs: PLAIN, tune: nhwc },
-  { name: 'nhwc-fixed', what: 'nhwc + every free dim fixed for 512 (proposed full-quality default)', bundle: 'jsep', graphs: PLAIN, tune: nhwcFixed },
-  { name: 'nhwc-fixed-taesd', what: 'nhwc-fixed + TAESD tiny decoder, ConvActivationFusion off (proposed draft default)', bundle: 'jsep', graphs: TAESD, tune: noConvActivationFusion },
-  { name: 'nhwc-fixed-taesd-gate', what: 'nhwc-fixed + TAESD exported with x*(x>0) for ReLU', bundle: 'jsep', graphs: TAESD_GATE, tune: nhwcFixed },
-  { name: 'nhwc-fixed-mha', what: 'nhwc-fixed + MultiHeadAttention graphs (UNet, VAE)', bundle: 'jsep', graphs: MHA, tune: nhwcFixed },
+  {
+    name: 'engine',
+    what: `the engine's default: ${DEFAULT_MODEL} with the engine's own session options (NHWC, every dim fixed, TAESD decoder)`,
+    bundle: 'jsep',
+    graphs: TAESD,
+    variant: DEFAULT_MODEL,
+  },
+  {
+    name: 'engine-full',
+    what: "sd-turbo-fp16 (SD's VAE decoder) with the engine's own session options (NHWC, every dim fixed)",
+    bundle: 'jsep',
+    graphs: PLAIN,
+    variant: 'sd-turbo-fp16',
+  },
+  // Exploratory, from the first GPU run (run with --only): they amend the engine's options.
+  { name: 'nhwc-free', what: 'engine options with the sizes left free', bundle: 'jsep', graphs: PLAIN, tune: nhwc },
+  { name: 'nhwc-fixed-taesd-gate', what: 'TAESD exported with x*(x>0) for ReLU', bundle: 'jsep', graphs: TAESD_GATE, tune: nhwcFixed },
+  { name: 'nhwc-fixed-mha', what: 'MultiHeadAttention graphs (UNet, VAE)', bundle: 'jsep', graphs: MHA, tune: nhwcFixed },
   { name: 'native-fixed-mha', what: 'fixed dims + MHA graphs on the native WebGPU EP bundle (ort.webgpu.min.mjs)', bundle: 'native', graphs: MHA, tune: fixedDims },
 ];
 
 const WASM_CONFIGS: Config[] = [
   { name: 'wasm-demo', what: "demo's options on wasm (dry run)", bundle: 'wasm', graphs: PLAIN, tune: demoOptions },
-  { name: 'wasm-engine', what: 'engine on wasm (dry run)', bundle: 'wasm', graphs: PLAIN },
-  { name: 'wasm-fixed-taesd', what: 'fixed dims + TAESD on wasm (dry run)', bundle: 'wasm', graphs: { ...PLAIN, vae_decoder: 'taesd' }, tune: fixedDims },
+  { name: 'wasm-engine', what: 'engine on wasm (dry run)', bundle: 'wasm', graphs: TAESD, variant: 'tiny-sd-turbo-taesd' },
+  { name: 'wasm-engine-full', what: 'engine, full decoder, on wasm (dry run)', bundle: 'wasm', graphs: PLAIN, variant: 'tiny-sd-turbo' },
 ];
 
 const BUNDLES = { jsep: 'ort.min.mjs', native: 'ort.webgpu.min.mjs', wasm: 'ort.wasm.min.mjs' } as const;
@@ -166,7 +175,7 @@ const round = (x: number): number => Math.round(x * 10) / 10;
 
 async function measure(config: Config, reference: Float32Array | null): Promise<Record<string, unknown>> {
   const ort = await ortFor(config.bundle);
-  const variant = findVariant(config.bundle === 'wasm' ? 'tiny-sd-turbo-fp16' : VARIANT);
+  const variant = findVariant(config.variant ?? (config.bundle === 'wasm' ? 'tiny-sd-turbo-fp16' : VARIANT));
   const family = familyOf(variant);
   const backend: BackendName = config.bundle === 'wasm' ? 'wasm' : 'webgpu-f16';
   const created: SessionOptions[] = [];
@@ -178,6 +187,7 @@ async function measure(config: Config, reference: Float32Array | null): Promise<
     variant,
     family,
     backend,
+    size: { width: SIZE, height: SIZE },
   });
   const loadMs = performance.now() - t0;
   const request = validateRequest(
@@ -205,8 +215,9 @@ async function measure(config: Config, reference: Float32Array | null): Promise<
     name: config.name,
     what: config.what,
     bundle: BUNDLES[config.bundle],
+    variant: variant.id,
     graphs: config.graphs,
-    session_options: created[1] ?? created[0] ?? null,
+    session_options: created, // text encoder, UNet, decoder: what each session was really created with
     cold: { load_ms: round(loadMs), first_run_ms: Object.fromEntries(Object.entries(first.timings).map(([k, v]) => [k, round(v)])) },
     warm_median_ms: Object.fromEntries(stages.map((s) => [s, round(median(warm.map((t) => t[s] ?? NaN)))])),
     warm_runs_total_ms: warm.map((t) => round(t.total ?? NaN)),
@@ -232,7 +243,11 @@ async function main(): Promise<void> {
       max_storage_buffer_binding_size: adapter.limits.maxStorageBufferBindingSize,
     };
   }
-  const configs = (DAWN === undefined ? WASM_CONFIGS : GPU_CONFIGS).filter((c) => ONLY === undefined || ONLY.includes(c.name));
+  // In --only's order: Dawn timings drift within a run, so a second run can reverse the order to show it.
+  const configs =
+    DAWN === undefined
+      ? WASM_CONFIGS
+      : ONLY.map((name) => GPU_CONFIGS.find((c) => c.name === name)).filter((c): c is Config => c !== undefined);
   const results: Record<string, unknown>[] = [];
   let reference: Float32Array | null = null;
   for (const config of configs) {

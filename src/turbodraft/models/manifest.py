@@ -171,6 +171,9 @@ class ModelVariant(_Frozen):
     img2img: bool
     #: What to run instead where this variant's backends are missing (e.g. fp16 without shader-f16).
     fallback: str | None = None
+    #: The decoder behind vae_decoder/model.onnx: SD's VAE, or the tiny TAESD architecture behind the same
+    #: interface (turbodraft.models.taesd). The engine needs to know: fp16 TAESD needs a fusion switched off.
+    decoder: Literal["vae", "taesd"] = "vae"
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelVariant:

@@ -1,7 +1,7 @@
 """Routing policy: pure decisions (no I/O) about where a generation runs, with reasons and cost estimates."""
 
 from turbodraft.routing.cost import cloud_cost_usd, runpod_billed_seconds
-from turbodraft.routing.policy import plan_route
+from turbodraft.routing.policy import plan_route, preferred_browser_variant
 from turbodraft.routing.policy_config import PolicyConfig
 from turbodraft.routing.schema import (
     BackendHint,
@@ -44,5 +44,6 @@ __all__ = [
     "Target",
     "cloud_cost_usd",
     "plan_route",
+    "preferred_browser_variant",
     "runpod_billed_seconds",
 ]

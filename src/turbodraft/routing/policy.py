@@ -81,6 +81,16 @@ def plan_route(
     return RoutePlan(refusals=(_refusal(request, unavailable),), skipped=skipped)
 
 
+def preferred_browser_variant(caps: CapabilityReport) -> ModelVariant:
+    """The model a browser should keep for drafts. With hardware WebGPU and shader-f16 it is SD-Turbo with the
+    tiny TAESD decoder: drafts are previews and finals are re-rendered in the cloud, and on an H100 through Dawn
+    it drew a draft 1.5x faster than the ORT demo's settings with the full decoder (docs/performance.md).
+    Elsewhere the int8 build (full decoder), which runs on wasm."""
+    if caps.has_webgpu and caps.shader_f16 and not caps.is_software_adapter:
+        return ModelVariant.SD_TURBO_FP16_TAESD
+    return ModelVariant.SD_TURBO_INT8
+
+
 def _left_out(candidate: _Candidate, why: str) -> _Unavailable:
     return _Unavailable(candidate.target, why, RefusalCode.NO_TARGET)
 
@@ -176,7 +186,7 @@ def _browser_backend(
     if measured is not None and measured > bound:
         return f"measured draft {measured:.0f} ms is slower than the {bound:.0f} ms bound"
     if hardware_webgpu:
-        if variant is ModelVariant.SD_TURBO_FP16:
+        if variant.needs_shader_f16:
             return BackendHint.WEBGPU_FP16, f"WebGPU with shader-f16, {variant.value} model ready"
         return BackendHint.WEBGPU_FP32, f"WebGPU, {variant.value} model ready"
     if variant is ModelVariant.SD_TURBO_INT8:

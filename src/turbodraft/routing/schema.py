@@ -45,20 +45,22 @@ class BackendHint(StrEnum):
 class ModelVariant(StrEnum):
     """Model builds a target can run: the SD-Turbo ids of models/manifest.json, an fp32 build, and SDXL."""
 
-    SD_TURBO_FP16 = "sd-turbo-fp16"  # WebGPU with shader-f16 only
+    SD_TURBO_FP16_TAESD = "sd-turbo-fp16-taesd"  # the draft default: fp16 with the tiny TAESD decoder
+    SD_TURBO_FP16 = "sd-turbo-fp16"  # WebGPU with shader-f16 only; SD's full VAE decoder
     SD_TURBO_FP32 = "sd-turbo-fp32"  # WebGPU without shader-f16, or CPU
     SD_TURBO_INT8 = "sd-turbo-int8"  # quantized: wasm, WebGPU without shader-f16, and CPU
     TINY = "tiny-sd-turbo"  # the fp32 test fixture: same graph layout, a few MB, fast anywhere
     TINY_FP16 = "tiny-sd-turbo-fp16"  # the fp16 test fixture
+    TINY_TAESD = "tiny-sd-turbo-taesd"  # the fp32 test fixture with a tiny TAESD decoder
     SDXL = "sdxl"  # the RunPod worker's model
 
     @property
     def is_fixture(self) -> bool:
-        return self in (ModelVariant.TINY, ModelVariant.TINY_FP16)
+        return self in (ModelVariant.TINY, ModelVariant.TINY_FP16, ModelVariant.TINY_TAESD)
 
     @property
     def needs_shader_f16(self) -> bool:
-        return self in (ModelVariant.SD_TURBO_FP16, ModelVariant.TINY_FP16)
+        return self in (ModelVariant.SD_TURBO_FP16, ModelVariant.SD_TURBO_FP16_TAESD, ModelVariant.TINY_FP16)
 
 
 class LocalModelState(StrEnum):

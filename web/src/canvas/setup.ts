@@ -18,7 +18,15 @@ export interface PageOptions {
   readonly releaseAfterMs: number;
 }
 
-const VARIANTS: readonly ModelVariantId[] = ['sd-turbo-fp16', 'sd-turbo-fp32', 'sd-turbo-int8', 'tiny-sd-turbo', 'tiny-sd-turbo-fp16'];
+const VARIANTS: readonly ModelVariantId[] = [
+  'sd-turbo-fp16-taesd',
+  'sd-turbo-fp16',
+  'sd-turbo-fp32',
+  'sd-turbo-int8',
+  'tiny-sd-turbo',
+  'tiny-sd-turbo-fp16',
+  'tiny-sd-turbo-taesd',
+];
 
 export function pageOptions(params: URLSearchParams): PageOptions {
   const model = params.get('model');

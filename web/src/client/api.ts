@@ -10,10 +10,12 @@ export type Target = 'browser' | 'server' | 'runpod';
 export type BackendHint = 'webgpu-fp16' | 'webgpu-fp32' | 'wasm' | 'cpu' | 'runpod';
 export type ModelVariantId =
   | 'sd-turbo-fp16'
+  | 'sd-turbo-fp16-taesd'
   | 'sd-turbo-fp32'
   | 'sd-turbo-int8'
   | 'tiny-sd-turbo'
   | 'tiny-sd-turbo-fp16'
+  | 'tiny-sd-turbo-taesd'
   | 'sdxl';
 /** The gateway's four states; the store's finer ones (verifying, paused) are folded into these. */
 export type LocalModelState = 'not-downloaded' | 'downloading' | 'ready' | 'error';

@@ -42,9 +42,9 @@ export function routeCapabilities(
   };
 }
 
-/** The model this browser should keep locally: fp16 where WebGPU has shader-f16, else the int8 build. */
+/** The model this browser should keep locally: fp16 with the tiny draft decoder where WebGPU has shader-f16, else the int8 build. */
 export function preferredVariant(report: CapabilityReport): ModelVariantId {
-  return report.hasWebGPU && report.shaderF16 && !report.isSoftwareAdapter ? 'sd-turbo-fp16' : 'sd-turbo-int8';
+  return report.hasWebGPU && report.shaderF16 && !report.isSoftwareAdapter ? 'sd-turbo-fp16-taesd' : 'sd-turbo-int8';
 }
 
 const STANDARD_SIDES = [64, 128, 256, 512, 768, 1024];

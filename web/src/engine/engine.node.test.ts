@@ -31,6 +31,10 @@ interface OracleCase {
 }
 
 const CASES = (JSON.parse(readFileSync(path.join(ORACLE, 'cases.json'), 'utf8')) as { cases: OracleCase[] }).cases;
+/** diffusers' StableDiffusionPipeline with vae=AutoencoderTiny on the tiny models (turbodraft.models.taesd). */
+const TAESD_ORACLE = path.join(FIXTURES, 'oracle-taesd');
+const TAESD_CASES = (JSON.parse(readFileSync(path.join(TAESD_ORACLE, 'cases.json'), 'utf8')) as { cases: OracleCase[] })
+  .cases;
 const npy = (name: string): Float32Array => parseNpy(readFileSync(path.join(ORACLE, name))).data;
 const initImage = (name: string): Float32Array =>
   name.endsWith('.npy') ? npy(name) : decodePng(readFileSync(path.join(ORACLE, name))).pixels;
@@ -71,6 +75,15 @@ describe('the engine in Node (wasm)', () => {
     expect(result.backend).toBe('wasm');
     expect(psnr(result.pixels ?? new Float32Array(), npy(c.image))).toBeGreaterThanOrEqual(THRESHOLD_DB);
   });
+
+  it.each(TAESD_CASES.map((c) => [c.id, c] as const))(
+    'reproduces tiny-decoder oracle case %s (AutoencoderTiny) from its seed',
+    async (_id, c) => {
+      const result = await engine.generate({ ...requestFor(c), model: 'tiny-sd-turbo-taesd' });
+      const want = parseNpy(readFileSync(path.join(TAESD_ORACLE, c.image))).data;
+      expect(psnr(result.pixels ?? new Float32Array(), want)).toBeGreaterThanOrEqual(THRESHOLD_DB);
+    },
+  );
 
   it('creates its sessions once: a second generation adds none', async () => {
     const first = await engine.generate({ prompt: 'a fox', seed: 1 });

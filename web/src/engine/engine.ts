@@ -7,7 +7,7 @@ import { chooseBackend, type BackendChoice, type BackendSupport } from './backen
 import { EngineError } from './errors';
 import { acquireAdapter, limitsReport, type AcquiredAdapter } from './gpu';
 import { MANIFEST, familyOf, findVariant, type BackendName, type Manifest, type ModelVariant } from './manifest';
-import { SdTurboPipeline, type ModelReader, type Ort, type Progress } from './pipeline';
+import { SdTurboPipeline, fixesImageSize, type ImageSize, type ModelReader, type Ort, type Progress } from './pipeline';
 import { validateRequest, type GenerateRequest } from './request';
 
 export interface EngineRequest extends GenerateRequest {
@@ -62,7 +62,13 @@ export interface EngineDeps {
   readonly manifest?: Manifest;
 }
 
-export const DEFAULT_MODEL = 'sd-turbo-fp16';
+/**
+ * Drafts default to SD-Turbo with the tiny TAESD decoder: on an H100 through Dawn the whole draft took 187 ms
+ * against 367 ms with SD's VAE (docs/performance.md). Drafts are previews and the final is re-rendered in the
+ * cloud, as StreamDiffusion previews with TAESD; `sd-turbo-fp16` keeps the full decoder. Without shader-f16
+ * the manifest's fallback (int8, full decoder) runs.
+ */
+export const DEFAULT_MODEL = 'sd-turbo-fp16-taesd';
 
 /** Lets queued messages (cancel, a newer request) run: a macrotask, unlike `await` on a settled promise. */
 function yieldToEventLoop(): Promise<void> {
@@ -175,7 +181,7 @@ export class Engine {
       onProgress?.({ stage: 'load' });
       const loadStart = performance.now();
       const sessionsBefore = this.sessions;
-      const pipeline = await this.pipeline(choice);
+      const pipeline = await this.pipeline(choice, { width: valid.width, height: valid.height });
       if (valid.initImage !== undefined && !(await pipeline.loadVaeEncoder())) {
         throw new EngineError(
           'unsupported-by-model',
@@ -245,11 +251,18 @@ export class Engine {
     return this.adapter;
   }
 
-  private pipeline(choice: BackendChoice): Promise<SdTurboPipeline> {
-    const key = `${choice.variant.id}/${choice.backend}`;
+  /**
+   * The warm pipeline for `choice` (and, where the backend fixes every dimension, for this size). Only one size
+   * of a (model, backend) is kept: a real model's weights are GBs on the GPU, and canvases rarely change size.
+   */
+  private async pipeline(choice: BackendChoice, size: ImageSize): Promise<SdTurboPipeline> {
+    const base = `${choice.variant.id}/${choice.backend}`;
+    const sized = fixesImageSize(choice.backend);
+    const key = sized ? `${base}/${String(size.width)}x${String(size.height)}` : base;
     let pipeline = this.pipelines.get(key);
     if (pipeline === undefined) {
-      pipeline = this.load(choice);
+      if (sized) await this.releaseOtherSizes(`${base}/`);
+      pipeline = this.load(choice, sized ? size : undefined);
       this.pipelines.set(key, pipeline);
       // A failed load must not stay cached: the next request tries again.
       pipeline.catch(() => this.pipelines.delete(key));
@@ -257,7 +270,14 @@ export class Engine {
     return pipeline;
   }
 
-  private async load(choice: BackendChoice): Promise<SdTurboPipeline> {
+  /** Runs are serialized, so no other run uses these sessions while they are released. */
+  private async releaseOtherSizes(prefix: string): Promise<void> {
+    const stale = [...this.pipelines].filter(([key]) => key.startsWith(prefix));
+    for (const [key] of stale) this.pipelines.delete(key);
+    await Promise.all(stale.map(([, p]) => p.then((pipeline) => pipeline.release()).catch(() => undefined)));
+  }
+
+  private async load(choice: BackendChoice, size: ImageSize | undefined): Promise<SdTurboPipeline> {
     const { ort } = this.deps;
     if (choice.backend !== 'wasm') {
       const { adapter } = await this.acquire();
@@ -273,6 +293,7 @@ export class Engine {
       variant: choice.variant,
       family: familyOf(choice.variant, this.manifest),
       backend: choice.backend,
+      ...(size === undefined ? {} : { size }),
       onSessionCreated: () => {
         this.sessions++;
       },

@@ -53,6 +53,8 @@ export interface ModelVariant {
   readonly img2img: boolean;
   /** The variant to run instead when none of `backends` is usable here (e.g. fp16 without shader-f16). */
   readonly fallback?: string;
+  /** The decoder behind vae_decoder/model.onnx: SD's VAE (default) or the tiny TAESD architecture. */
+  readonly decoder?: 'vae' | 'taesd';
 }
 
 export interface Manifest {

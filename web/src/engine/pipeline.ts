@@ -59,6 +59,8 @@ export interface LoadOptions {
   readonly variant: ModelVariant;
   readonly family: Family;
   readonly backend: BackendName;
+  /** The image size the sessions are made for; required where `fixesImageSize(backend)`. */
+  readonly size?: ImageSize;
   /** Called after each session is created, so an owner can count them. */
   readonly onSessionCreated?: (graph: string) => void;
 }
@@ -73,9 +75,9 @@ const GRAPHS = {
 
 /**
  * Symbolic batch dimensions of the public SD-Turbo exports and our fixtures; fixing them to 1 lets ORT plan
- * memory and pick kernels once. Sizes stay free so one set of sessions serves every image size.
+ * memory and pick kernels once.
  */
-const FREE_DIMENSION_OVERRIDES: Readonly<Record<string, number>> = {
+const BATCH_OVERRIDES: Readonly<Record<string, number>> = {
   batch: 1,
   batch_size: 1,
   unet_sample_batch: 1,
@@ -86,16 +88,79 @@ const FREE_DIMENSION_OVERRIDES: Readonly<Record<string, number>> = {
   vae_encoder_batch: 1,
 };
 
-function sessionOptions(backend: BackendName, keepOnGpu: readonly string[]): OrtModule.InferenceSession.SessionOptions {
-  const base = { graphOptimizationLevel: 'all', freeDimensionOverrides: FREE_DIMENSION_OVERRIDES } as const;
-  if (backend === 'wasm') return { ...base, executionProviders: ['wasm'] };
+/** The image size a session is made for, where its backend fixes every dimension. */
+export interface ImageSize {
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Whether sessions on `backend` are made for one image size. On webgpu-f16 every free dimension is fixed
+ * (docs/performance.md): it is what makes JSEP's NHWC layout compute legacy exports correctly (trap 1 in
+ * browser-diffusion.md was a shape-derived Mul that fixed dims fold into a constant) and it cut the full
+ * pipeline from 533 to 367 ms on an H100. fp32 WebGPU and wasm keep free sizes: one set of sessions serves
+ * every size there, and NCHW is what the oracle tests prove on SwiftShader.
+ */
+export function fixesImageSize(backend: BackendName): boolean {
+  return backend === 'webgpu-f16';
+}
+
+/**
+ * Every free dimension of our exports and of the ORT SD-Turbo demo's models (their names), for one size.
+ * Names a graph lacks are ignored by ORT.
+ */
+export function sizeOverrides(size: ImageSize, family: Family): Record<string, number> {
+  const down = family.vae.downscale;
+  const latentH = size.height / down;
+  const latentW = size.width / down;
   return {
-    ...base,
-    // ORT-web's JSEP WebGPU backend defaults to NHWC, which computed a wrong UNet for legacy-exported graphs
-    // (browser-diffusion.md, trap 1); NCHW matched onnxruntime in Python to 1e-6.
-    executionProviders: [{ name: 'webgpu', preferredLayout: 'NCHW' }],
-    preferredOutputLocation: Object.fromEntries(keepOnGpu.map((name) => [name, 'gpu-buffer' as const])),
+    ...BATCH_OVERRIDES,
+    height: latentH,
+    width: latentW,
+    image_height: size.height,
+    image_width: size.width,
+    // The demo's (schmuell/sd-turbo-ort-web) names.
+    height_latent: latentH,
+    width_latent: latentW,
+    num_channels: family.vae.latent_channels,
+    num_channels_latent: family.vae.latent_channels,
+    sequence_length: family.tokenizer.max_length,
   };
+}
+
+type SessionOptions = OrtModule.InferenceSession.SessionOptions;
+
+/** The engine's session options for one graph: what the GPU benchmark measures is exactly this. */
+export function sessionOptions(
+  backend: BackendName,
+  graph: string,
+  variant: ModelVariant,
+  family: Family,
+  size: ImageSize | undefined,
+  keepOnGpu: readonly string[] = [],
+): SessionOptions {
+  const base = { graphOptimizationLevel: 'all', freeDimensionOverrides: BATCH_OVERRIDES } as const;
+  if (backend === 'wasm') return { ...base, executionProviders: ['wasm'] };
+  const onGpu = { preferredOutputLocation: Object.fromEntries(keepOnGpu.map((name) => [name, 'gpu-buffer' as const])) };
+  if (backend === 'webgpu') {
+    // JSEP's default NHWC computed a wrong UNet for legacy exports with free sizes (trap 1); NCHW matched
+    // onnxruntime in Python to 1e-6. In fp16 NCHW cannot be used: JSEP 1.30's NCHW InstanceNormalization
+    // shader does not compile in f16 and the UNet returns zeros.
+    return { ...base, ...onGpu, executionProviders: [{ name: 'webgpu', preferredLayout: 'NCHW' }] };
+  }
+  if (size === undefined) throw new EngineError('model-load-failed', `${backend} sessions are made for one image size`, 'load');
+  const options: SessionOptions = {
+    ...base,
+    ...onGpu,
+    executionProviders: [{ name: 'webgpu', preferredLayout: 'NHWC' }],
+    freeDimensionOverrides: sizeOverrides(size, family),
+  };
+  // ORT fuses Conv+Relu into FusedConv, which JSEP 1.30 implements for float32 only: TAESD's fp16 decoder
+  // (ReLUs after convolutions) then fails at session creation. SD's own graphs use SiLU, which is not fused.
+  if (graph === GRAPHS.vaeDecoder && variant.decoder === 'taesd') {
+    return { ...options, extra: { optimization: { disable_specified_optimizers: 'ConvActivationFusion' } } };
+  }
+  return options;
 }
 
 const now = (): number => performance.now();
@@ -153,7 +218,14 @@ export class SdTurboPipeline {
 
   async generate(request: ValidRequest, hooks: RunHooks = {}): Promise<PipelineOutput> {
     if (this.released) throw new EngineError('disposed', 'this pipeline was disposed');
-    const { ort } = this.options;
+    const { ort, size } = this.options;
+    if (fixesImageSize(this.backend) && (size?.width !== request.width || size.height !== request.height)) {
+      // The engine keys pipelines by size on such backends; a mismatch here is a caller bug, not bad input.
+      throw new EngineError(
+        'inference-failed',
+        `this pipeline was made for ${String(size?.width)}x${String(size?.height)}, not ${String(request.width)}x${String(request.height)}`,
+      );
+    }
     const family = this.family;
     const vae = family.vae;
     const checkpoint = hooks.checkpoint ?? ((): Promise<void> => Promise.resolve());
@@ -299,7 +371,10 @@ async function createSession(
   const { ort, variant, backend } = options;
   const model = bytes ?? (await requiredFile(options, path));
   try {
-    const session = await ort.InferenceSession.create(model, sessionOptions(backend, keepOnGpu));
+    const session = await ort.InferenceSession.create(
+      model,
+      sessionOptions(backend, path, variant, options.family, options.size, keepOnGpu),
+    );
     options.onSessionCreated?.(path);
     return session;
   } catch (error) {

@@ -1,0 +1,56 @@
+"""The tiny-decoder draft path: the Python twin against diffusers' StableDiffusionPipeline with
+vae=AutoencoderTiny (fixtures/oracle-taesd, made by `python -m turbodraft.models.taesd fixture`).
+
+The TAESD graph keeps SD's vae_decoder interface (input x0 / 0.18215, output in [-1, 1]), so the twin runs it
+unchanged; these tests prove that interface against diffusers, and that the likely mistakes would show.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from turbodraft.models.manifest import REPO_ROOT
+from turbodraft.pipeline import GenerateRequest, Pipeline
+from turbodraft.pipeline.compare import psnr
+
+ORACLE = REPO_ROOT / "fixtures/oracle-taesd"
+ORACLE_DATA: dict[str, Any] = json.loads((ORACLE / "cases.json").read_text())
+CASES: list[dict[str, Any]] = ORACLE_DATA["cases"]
+THRESHOLD_DB = 45.0
+MISTAKE_CEILING_DB = 35.0
+
+
+@pytest.fixture(scope="module")
+def pipe() -> Pipeline:
+    return Pipeline.from_model("tiny-sd-turbo-taesd", Path("unused-models-dir"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_reproduces_diffusers_with_autoencoder_tiny_from_the_seed(pipe: Pipeline, case: dict[str, Any]) -> None:
+    request = GenerateRequest(
+        prompt=case["prompt"], seed=case["seed"], steps=case["steps"], width=case["width"], height=case["height"]
+    )
+    result = pipe.generate(request)
+    want = np.load(ORACLE / case["image"])[0]
+    assert psnr(result.image, want) >= THRESHOLD_DB
+
+
+def test_the_oracle_images_have_structure() -> None:
+    assert min(c["image_std"] for c in CASES) > 0.02
+
+
+@pytest.mark.parametrize("mistake", ["unscaled_latents", "output_range"])
+def test_decoder_mistakes_fall_far_below_the_threshold(mistake: str) -> None:
+    assert ORACLE_DATA["sensitivity"][mistake] < MISTAKE_CEILING_DB
+
+
+def test_the_tiny_decoder_image_differs_from_the_full_vae_image() -> None:
+    full = Pipeline.from_model("tiny-sd-turbo", Path("unused-models-dir"))
+    tiny = Pipeline.from_model("tiny-sd-turbo-taesd", Path("unused-models-dir"))
+    request = GenerateRequest(prompt="a photo of a cat", seed=42, steps=1, width=64, height=64)
+    assert psnr(full.generate(request).image, tiny.generate(request).image) < MISTAKE_CEILING_DB
