@@ -6,7 +6,18 @@ import typer
 from rich.console import Console
 
 from turbodraft import __version__
-from turbodraft.cli import bench, bench_download, costs, doctor, generate, models, runpod_local, serve
+from turbodraft.cli import (
+    bench,
+    bench_cloud,
+    bench_download,
+    bench_engine,
+    costs,
+    doctor,
+    generate,
+    models,
+    runpod_local,
+    serve,
+)
 
 app = typer.Typer(
     name="turbodraft",
@@ -32,7 +43,7 @@ def root(
 
 for module in (serve, doctor, generate, costs, models, runpod_local, bench):
     module.register(app)
-for bench_module in (bench_download,):
+for bench_module in (bench_download, bench_engine, bench_cloud):
     bench_module.register(bench.bench_app)
 
 
