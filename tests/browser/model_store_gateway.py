@@ -4,8 +4,11 @@ mirror mounted on a test manifest, plus a few deliberately non-conforming file s
 Variants served:
 - `tiny-sd-turbo`, pulled into the test's data dir (a real mirror, so `flip_byte` can damage it);
 - `store-test`, a fixture variant in a temp directory the test may rewrite (a new revision);
-- `/quirky/manifest.json`: `no-range` (answers every Range request with the whole file, 200) and
-  `range-416` (answers the first Range request that does not start at 0 with 416).
+- `/quirky/manifest.json`: `no-range` (answers every Range request with the whole file, 200),
+  `no-range-chunked` (the same server, but its manifest has chunk hashes) and `range-416` (answers the first
+  Range request that does not start at 0 with 416).
+
+The mirror's chunk hashes are CHUNK bytes (test-sized), so a 1 MB file spans several chunk requests.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tests.conftest import FIXTURES, WEB_DIST
 from turbodraft.config import Settings
 from turbodraft.gateway import create_app
 from turbodraft.gateway.model_files import PREFIX, mount_model_files
+from turbodraft.models.chunk_hashes import hash_file
 from turbodraft.models.manifest import REPO_ROOT, Manifest, RepoPathSource, load_manifest
 from turbodraft.models.mirror import pull
 
@@ -77,12 +81,16 @@ def quirky_router(quirky: Quirky) -> APIRouter:
 
     @router.get("/manifest.json")
     def manifest() -> JSONResponse:
-        def entry(mode: str) -> dict[str, object]:
-            url = f"/quirky/{mode}/weights.bin"
+        def entry(mode: str, server: str | None = None) -> dict[str, object]:
+            url = f"/quirky/{server or mode}/weights.bin"
             file = {"path": "weights.bin", "size": quirky.size, "sha256": quirky.sha256, "url": url}
-            return {"id": mode, "description": f"served by a {mode} server", "files": [file]}
+            if server is not None:
+                _, chunks = hash_file(quirky.path, CHUNK)
+                file["chunks"] = chunks.model_dump() if chunks else None
+            return {"id": mode, "description": f"served by a {server or mode} server", "files": [file]}
 
-        return JSONResponse({"variants": [entry("no-range"), entry("range-416")]})
+        variants = [entry("no-range"), entry("no-range-chunked", server="no-range"), entry("range-416")]
+        return JSONResponse({"variants": variants})
 
     @router.get("/no-range/weights.bin")
     def no_range(request: Request) -> Response:
@@ -108,12 +116,12 @@ def store_test_app(data_dir: Path, synthetic_dir: Path) -> tuple[FastAPI, Settin
     settings = Settings(data_dir=data_dir, web_dir=WEB_DIST)
     write_synthetic(synthetic_dir)
     manifest = store_manifest(synthetic_dir)
-    pull(manifest.variant(TINY), settings.models_dir, source_dir=TINY_SOURCE)
+    pull(manifest.variant(TINY), settings.models_dir, source_dir=TINY_SOURCE, chunk_bytes=CHUNK)
     app = create_app(settings)
     # Whether or not create_app already mounts the mirror, these tests want it on their own manifest.
     app.router.routes[:] = [r for r in app.router.routes if not getattr(r, "path", "").startswith(PREFIX + "/")]
     before = len(app.router.routes)
-    mount_model_files(app, settings, manifest=manifest)
+    mount_model_files(app, settings, manifest=manifest, chunk_bytes=CHUNK)
     quirky_file = synthetic_dir.parent / "quirky.bin"
     quirky_file.write_bytes(random.Random(99).randbytes(SYNTHETIC_SIZE))
     quirky = Quirky(quirky_file, hashlib.sha256(quirky_file.read_bytes()).hexdigest(), SYNTHETIC_SIZE)

@@ -22,7 +22,7 @@ app()
 
 
 def test_bench_download_reports_browser_and_curl_rates_and_their_ratio() -> None:
-    args = ["download", "--size-mb", "8", "--chunk-mb", "2", "--curl-runs", "1", "--json"]
+    args = ["download", "--size-mb", "8", "--chunk-mb", "2", "--hash-chunk-mb", "1", "--runs", "1", "--json"]
     done = subprocess.run(
         [sys.executable, "-c", CLI, *args], cwd=REPO, capture_output=True, text=True, timeout=180, check=False
     )
@@ -30,6 +30,7 @@ def test_bench_download_reports_browser_and_curl_rates_and_their_ratio() -> None
     report = json.loads(done.stdout)
     assert report["size_bytes"] == 8 * 1024 * 1024
     assert report["browser"]["verified_sha256"] is True
+    assert report["chunk_hash_bytes"] == 1024 * 1024 and "per-chunk sha256" in report["browser"]["verification"]
     assert report["browser"]["rate_mb_s"] > 0 and report["curl"]["best_rate_mb_s"] > 0
     assert report["ratio_vs_curl"] == round(report["browser"]["rate_mb_s"] / report["curl"]["best_rate_mb_s"], 3)
     assert report["machine"]["cores"] >= 1

@@ -1,6 +1,9 @@
 """The browser model store (web/src/engine/store) in real headless Chromium against the gateway's mirror:
 downloads into OPFS, resume after cuts and reloads, verification, quota, revisions, odd servers, the UI.
 
+The gateway publishes chunk hashes (CHUNK bytes), so downloads go chunk by chunk, several requests in flight;
+`chunkHashes: false` exercises the whole-file path (hash-wasm) that sources without chunk hashes take.
+
 One page for the module (wasm profile); every test starts from an empty store (`models.clear()`). Server-side
 counters (`app.state.model_transfers`) prove what was (re)sent.
 """
@@ -39,6 +42,8 @@ TEST_SETTINGS: dict[str, Any] = {
     "retryDelayMs": 50,
     "maxRetries": 4,
     "storageEstimate": None,
+    "chunkHashes": True,
+    "parallelChunks": 3,
 }
 
 
@@ -165,10 +170,28 @@ def test_list_shows_offered_and_stored_variants_and_remove_frees_the_files(page:
     assert inspect(page) == {"blobs": [], "partial": [], "variants": []}
 
 
+def chunk_ranges(size: int) -> list[str]:
+    return [f"bytes={start}-{min(start + CHUNK, size) - 1}" for start in range(0, size, CHUNK)]
+
+
+def weights_log(store_server: StoreServer) -> list[Any]:
+    return [t for t in store_server.transfers.log if t.file == WEIGHTS]
+
+
+def test_a_download_asks_for_each_chunk_once_several_at_a_time(page: Page, store_server: StoreServer) -> None:
+    state = download(page, SYNTHETIC)
+
+    assert state["status"] == "ready", state["error"]
+    log = weights_log(store_server)
+    assert sorted(t.range for t in log) == sorted(chunk_ranges(SYNTHETIC_SIZE))
+    assert all(t.status == 206 and t.if_range is None for t in log)
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE
+
+
 # --- resuming -------------------------------------------------------------------------------------------------
 
 
-def test_a_cut_connection_resumes_and_resends_less_than_one_chunk(page: Page, store_server: StoreServer) -> None:
+def test_a_cut_connection_fetches_only_the_cut_chunk_again(page: Page, store_server: StoreServer) -> None:
     # 8 chunk requests and one retry: only the 5th response (mid-file, mid-chunk) is cut.
     store_server.app.state.model_faults = ConnectionCut(after_bytes=CHUNK // 2 + 1000, every=5, file=WEIGHTS)
 
@@ -176,15 +199,18 @@ def test_a_cut_connection_resumes_and_resends_less_than_one_chunk(page: Page, st
 
     assert state["status"] == "ready", state["error"]
     assert store_server.transfers.cuts[WEIGHTS] == 1
-    assert SYNTHETIC_SIZE <= store_server.transfers.bytes_sent[WEIGHTS] <= SYNTHETIC_SIZE + CHUNK
-    resumed = [t for t in store_server.transfers.log if t.file == WEIGHTS][5]
-    assert resumed.range is not None and int(resumed.range.removeprefix("bytes=").split("-")[0]) > 4 * CHUNK
+    log = weights_log(store_server)
+    cut = next(t for t in log if t.cut)
+    assert [t.range for t in log].count(cut.range) == 2
+    assert sorted({t.range for t in log}) == sorted(chunk_ranges(SYNTHETIC_SIZE))
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE + CHUNK // 2 + 1000
 
 
 def test_a_reload_mid_download_resumes_instead_of_restarting(page: Page, store_server: StoreServer) -> None:
-    # Three chunks arrive whole, the fourth is cut halfway; a long backoff keeps the download waiting for the reload.
+    # One request at a time: three chunks arrive whole, the fourth is cut halfway; a long backoff keeps the
+    # download waiting for the reload.
     store_server.app.state.model_faults = ConnectionCut(after_bytes=CHUNK // 2, every=4, file=WEIGHTS)
-    ready(page, {"retryDelayMs": 60_000})
+    ready(page, {"retryDelayMs": 60_000, "parallelChunks": 1})
     page.evaluate("(id) => { void window.turbodraft.models.download(id); }", SYNTHETIC)
     page.wait_for_function(
         """(id) => (window.turbodraft.models.snapshot()[id]?.files ?? [])
@@ -195,32 +221,34 @@ def test_a_reload_mid_download_resumes_instead_of_restarting(page: Page, store_s
 
     page.reload()
     ready(page)
+    store_server.app.state.model_faults = None
     paused = page.evaluate("(id) => window.turbodraft.models.state(id)", SYNTHETIC)
     assert paused["status"] == "paused"
-    assert 3 * CHUNK <= paused["bytesDone"] < paused["bytesTotal"]
+    assert paused["bytesDone"] == 3 * CHUNK + len(b'{"layers": 2}')  # config.json came first, whole
     state = download(page, SYNTHETIC)
 
     assert state["status"] == "ready", state["error"]
-    after_reload = [t for t in store_server.transfers.log if t.file == WEIGHTS][4]
-    assert after_reload.range is not None
-    assert int(after_reload.range.removeprefix("bytes=").split("-")[0]) >= 3 * CHUNK
-    assert SYNTHETIC_SIZE <= store_server.transfers.bytes_sent[WEIGHTS] <= SYNTHETIC_SIZE + CHUNK
+    after_reload = weights_log(store_server)[4:]
+    assert sorted(t.range for t in after_reload) == chunk_ranges(SYNTHETIC_SIZE)[3:]
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE + CHUNK // 2
 
 
-def test_pause_keeps_the_bytes_and_resume_continues(page: Page, store_server: StoreServer) -> None:
-    store_server.app.state.model_faults = ConnectionCut(after_bytes=2 * CHUNK, file=WEIGHTS)
-    ready(page, {"retryDelayMs": 60_000})
+def test_pause_keeps_the_verified_chunks_and_resume_fetches_the_rest(page: Page, store_server: StoreServer) -> None:
+    # The fourth chunk is cut and waits out a long backoff, so the download is still running when paused.
+    store_server.app.state.model_faults = ConnectionCut(after_bytes=CHUNK // 2, every=4, file=WEIGHTS)
+    ready(page, {"retryDelayMs": 60_000, "parallelChunks": 1})
     page.evaluate("(id) => { void window.turbodraft.models.download(id); }", SYNTHETIC)
     page.wait_for_function(
-        "(id) => (window.turbodraft.models.snapshot()[id]?.bytesDone ?? 0) >= 2 * 128 * 1024", arg=SYNTHETIC
+        "(id) => (window.turbodraft.models.snapshot()[id]?.bytesDone ?? 0) >= 3 * 128 * 1024", arg=SYNTHETIC
     )
     paused = page.evaluate("(id) => window.turbodraft.models.pause(id)", SYNTHETIC)
     assert paused["status"] == "paused"
-    assert paused["bytesDone"] >= 2 * CHUNK
+    assert paused["bytesDone"] >= 3 * CHUNK
 
+    store_server.app.state.model_faults = None
     state = download(page, SYNTHETIC)
     assert state["status"] == "ready"
-    assert store_server.transfers.bytes_sent[WEIGHTS] <= SYNTHETIC_SIZE + CHUNK
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE + CHUNK // 2
 
 
 def test_cancel_drops_the_partial_files(page: Page, store_server: StoreServer) -> None:
@@ -235,26 +263,44 @@ def test_cancel_drops_the_partial_files(page: Page, store_server: StoreServer) -
 
 # --- verification ---------------------------------------------------------------------------------------------
 
+DAMAGED = "vae_decoder/model.onnx"
 
-def test_a_flipped_byte_fails_verification_is_fetched_again_and_is_never_loaded(
+PART_BYTES = """async ([name, start, end]) => {
+  const root = await navigator.storage.getDirectory();
+  const partial = await (await root.getDirectoryHandle('turbodraft-models')).getDirectoryHandle('partial');
+  const file = await (await partial.getFileHandle(name)).getFile();
+  return Array.from(new Uint8Array(await file.slice(start, end).arrayBuffer()));
+}"""
+
+
+def test_a_flipped_byte_fails_its_chunk_only_that_chunk_is_fetched_again_and_it_is_never_written(
     page: Page, store_server: StoreServer
 ) -> None:
-    damaged = "vae_decoder/model.onnx"
-    offset = flip_byte(store_server.settings.models_dir, TINY, damaged)
+    damaged_file = store_server.settings.models_dir / TINY / DAMAGED
+    original = damaged_file.read_bytes()
+    offset = flip_byte(store_server.settings.models_dir, TINY, DAMAGED)
+    bad = offset // CHUNK
     try:
         state = download(page, TINY)
-        key = f"{TINY}/{damaged}"
+        key = f"{TINY}/{DAMAGED}"
         assert state["status"] == "error"
         assert state["error"]["code"] == "integrity-mismatch"
-        assert state["error"]["path"] == damaged
-        assert "sha256 mismatch" in state["error"]["message"]
+        assert state["error"]["path"] == DAMAGED
+        assert f"chunk {bad} (bytes {bad * CHUNK}-{(bad + 1) * CHUNK - 1}) sha256 mismatch" in state["error"]["message"]
         assert state["integrityFailures"] == 2
-        # Fetched again after the first mismatch (both copies whole), then given up.
-        size = (store_server.settings.models_dir / TINY / damaged).stat().st_size
-        assert store_server.transfers.bytes_sent[key] == 2 * size
+        # The bad chunk was asked for again after the first mismatch (and only it), then given up.
+        ranges = [t.range or "" for t in store_server.transfers.log if t.file == key]
+        assert sorted(ranges) == sorted([*chunk_ranges(len(original)), f"bytes={bad * CHUNK}-{(bad + 1) * CHUNK - 1}"])
+        assert store_server.transfers.bytes_sent[key] == len(original) + CHUNK
         stored = inspect(page)
         assert stored["variants"] == []
-        assert stored["partial"] == []  # the corrupt copy was deleted, not kept
+        sha = sha256(original)
+        assert sha not in stored["blobs"]
+        # The verified chunks are kept for a resume; the corrupt one never reached the disk.
+        assert sorted(stored["partial"]) == [f"{sha}.json", f"{sha}.part"]
+        written = page.evaluate(PART_BYTES, [f"{sha}.part", 0, len(original)])
+        assert bytes(written[bad * CHUNK : (bad + 1) * CHUNK]) == bytes(CHUNK)
+        assert bytes(written[: bad * CHUNK]) == original[: bad * CHUNK]
 
         # The engine refuses it too: not stored, and the mirror's bytes fail their hash check.
         page.evaluate("() => window.turbodraft.engine.dispose()")  # no warm sessions from earlier tests
@@ -265,7 +311,34 @@ def test_a_flipped_byte_fails_verification_is_fetched_again_and_is_never_loaded(
         assert outcome["ok"] is False
         assert "sha256 mismatch" in outcome["message"]
     finally:
-        flip_byte(store_server.settings.models_dir, TINY, damaged, offset)  # flips it back
+        flip_byte(store_server.settings.models_dir, TINY, DAMAGED, offset)  # flips it back
+    store_server.transfers.reset()
+    assert download(page, TINY)["status"] == "ready"
+    assert store_server.transfers.bytes_sent[f"{TINY}/{DAMAGED}"] == CHUNK  # the resume fetched the missing chunk
+
+
+def test_without_chunk_hashes_a_flipped_byte_fails_the_whole_file_check_and_the_copy_is_deleted(
+    page: Page, store_server: StoreServer
+) -> None:
+    # The path a browser takes when its source has no chunk hashes (the Hub): one stream, one sha256.
+    ready(page, {"chunkHashes": False})
+    offset = flip_byte(store_server.settings.models_dir, TINY, DAMAGED)
+    try:
+        state = download(page, TINY)
+        key = f"{TINY}/{DAMAGED}"
+        assert state["status"] == "error"
+        assert state["error"]["code"] == "integrity-mismatch"
+        assert state["error"]["path"] == DAMAGED
+        assert "sha256 mismatch: the manifest says" in state["error"]["message"]
+        assert state["integrityFailures"] == 2
+        # Fetched again after the first mismatch (both copies whole), then given up.
+        size = (store_server.settings.models_dir / TINY / DAMAGED).stat().st_size
+        assert store_server.transfers.bytes_sent[key] == 2 * size
+        stored = inspect(page)
+        assert stored["variants"] == []
+        assert stored["partial"] == []  # the corrupt copy was deleted, not kept
+    finally:
+        flip_byte(store_server.settings.models_dir, TINY, DAMAGED, offset)
     assert download(page, TINY)["status"] == "ready"
 
 
@@ -322,6 +395,19 @@ def test_a_server_that_ignores_range_restarts_the_file_and_still_verifies(
     assert state["bytesDone"] == SYNTHETIC_SIZE
     # The first answer was the whole file: taken as it is, not asked for again chunk by chunk.
     assert [r[2] for r in store_server.quirky.requests] == [200]
+
+
+def test_a_server_that_ignores_range_is_downloaded_whole_even_with_chunk_hashes(
+    page: Page, store_server: StoreServer
+) -> None:
+    ready(page, {"manifestUrl": "/quirky/manifest.json"})
+    store_server.quirky.requests.clear()
+    state = download(page, "no-range-chunked")
+    assert state["status"] == "ready", state["error"]
+    assert state["bytesDone"] == SYNTHETIC_SIZE
+    # The chunk requests in flight got whole files (dropped); then one whole-file download, checked as a whole.
+    assert [r[2] for r in store_server.quirky.requests] == [200] * len(store_server.quirky.requests)
+    assert 2 <= len(store_server.quirky.requests) <= 1 + TEST_SETTINGS["parallelChunks"]
 
 
 def test_a_416_answer_restarts_the_file_from_zero(page: Page, store_server: StoreServer) -> None:

@@ -2,8 +2,9 @@
 
 URL scheme:
     GET /models/manifest.json
-        the package manifest, each variant's files completed with size, sha256 and `url` from the local copy;
-        `no-cache` with an ETag, since it changes whenever a mirror does
+        the package manifest, each variant's files completed with size, sha256, `url` and `chunks` (per-chunk
+        sha256s, for verifying Range responses one by one) from the local copy; `no-cache` with an ETag,
+        since it changes whenever a mirror does
     GET|HEAD /models/{variant}/{sha256}/{path}
         one file, content-addressed: a new file version is a new URL, so it is served `immutable` with the
         strong ETag "<sha256>"
@@ -11,6 +12,9 @@ URL scheme:
 Range, If-Range (206 vs full 200) and 416 come from Starlette's FileResponse, which streams from disk in
 64 KiB chunks. The sha256 announced is the one recorded when the file was pulled (or the manifest's), not a
 re-hash of the bytes on disk: a file damaged after the pull keeps its URL and clients' hash checks catch it.
+Chunk hashes come from the lock file (taken by the pull in the pass that verified the file); for fixtures and
+older locks they are computed on first use, once per file version, and only if the bytes still hash to the
+announced sha256 (otherwise the file is announced without chunks and clients check it whole).
 
 Fixture variants that were never pulled are served straight from the repository's fixtures directory, so
 `make run` and the browser tests work without a `models pull` step and without copying at startup.
@@ -40,7 +44,8 @@ from starlette.responses import FileResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from turbodraft.config import Settings
-from turbodraft.models.local_copy import LocalCopy, locate
+from turbodraft.models.chunk_hashes import DEFAULT_CHUNK_BYTES, cached_chunks
+from turbodraft.models.local_copy import LocalCopy, LocalFile, locate
 from turbodraft.models.lockfile import LockFileError
 from turbodraft.models.manifest import Manifest, ModelVariant, UnknownModel, load_manifest
 
@@ -215,7 +220,21 @@ def _hub_url(variant: ModelVariant, path: str, copy: LocalCopy | None, hub_endpo
     return hf_hub_url(repo, remote, revision=revision, endpoint=hub_endpoint)
 
 
-def served_variant(variant: ModelVariant, models_dir: Path, hub_endpoint: str) -> dict[str, Any]:
+def _served_chunks(local: LocalFile, chunk_bytes: int) -> dict[str, Any] | None:
+    chunks = local.chunks
+    if chunks is None and local.size > 0:
+        try:
+            chunks = cached_chunks(local.location, local.sha256, chunk_bytes)
+        except OSError:
+            chunks = None  # missing from the mirror: its GET says so
+    if chunks is None or not chunks.covers(local.size):
+        return None
+    return chunks.model_dump(mode="json")
+
+
+def served_variant(
+    variant: ModelVariant, models_dir: Path, hub_endpoint: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> dict[str, Any]:
     body: dict[str, Any] = variant.model_dump(mode="json")
     try:
         copy = locate(variant, models_dir)
@@ -234,6 +253,7 @@ def served_variant(variant: ModelVariant, models_dir: Path, hub_endpoint: str) -
         entry.setdefault("size", None)
         entry.setdefault("sha256", None)
         entry["url"] = file_url(variant.id, local.sha256, path) if local is not None else None
+        entry["chunks"] = _served_chunks(local, chunk_bytes) if local is not None else None
         entry["hub_url"] = _hub_url(variant, path, copy, hub_endpoint)
         files.append(entry)
     body["files"] = files
@@ -245,9 +265,11 @@ def served_variant(variant: ModelVariant, models_dir: Path, hub_endpoint: str) -
     return body
 
 
-def served_manifest(manifest: Manifest, models_dir: Path, hub_endpoint: str) -> dict[str, Any]:
+def served_manifest(
+    manifest: Manifest, models_dir: Path, hub_endpoint: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> dict[str, Any]:
     body: dict[str, Any] = manifest.model_dump(mode="json")
-    body["variants"] = [served_variant(v, models_dir, hub_endpoint) for v in manifest.variants]
+    body["variants"] = [served_variant(v, models_dir, hub_endpoint, chunk_bytes) for v in manifest.variants]
     return body
 
 
@@ -271,14 +293,17 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in candidates or etag in candidates
 
 
-def model_files_router(manifest: Manifest, models_dir: Path, hub_endpoint: str) -> APIRouter:
+def model_files_router(
+    manifest: Manifest, models_dir: Path, hub_endpoint: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+) -> APIRouter:
     router = APIRouter(prefix=PREFIX, tags=["models"])
 
     # Sync handlers: FastAPI runs them in its thread pool, so lock reads and fixture hashing never block
     # the event loop.
     @router.get("/manifest.json")
     def get_manifest(request: Request) -> Response:
-        body = json.dumps(served_manifest(manifest, models_dir, hub_endpoint), sort_keys=True).encode()
+        served = served_manifest(manifest, models_dir, hub_endpoint, chunk_bytes)
+        body = json.dumps(served, sort_keys=True).encode()
         etag = f'"{hashlib.sha256(body).hexdigest()}"'
         headers = {"etag": etag, "cache-control": REVALIDATE}
         if _etag_matches(request.headers.get("if-none-match"), etag):
@@ -340,12 +365,18 @@ def mount_model_files(
     manifest: Manifest | None = None,
     hub_endpoint: str | None = None,
     faults: ConnectionCut | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> None:
     """Add `/models/...` to the gateway (before the web app's catch-all mount) and its state.
 
-    `faults` is for tests only; it can also be set or swapped later through `app.state.model_faults`.
+    `chunk_bytes` sizes the chunk hashes computed here (fixtures, older locks); a lock's own are served as
+    recorded. `faults` is for tests only; it can also be set or swapped later through `app.state.model_faults`.
     """
+    if chunk_bytes <= 0:
+        raise ValueError(f"chunk_bytes must be > 0, not {chunk_bytes}")
     app.state.model_transfers = TransferCounters()
     app.state.model_faults = faults
     endpoint = (hub_endpoint or hf_constants.ENDPOINT).rstrip("/")
-    app.include_router(model_files_router(manifest or load_manifest(), settings.models_dir, endpoint))
+    app.include_router(
+        model_files_router(manifest or load_manifest(), settings.models_dir, endpoint, chunk_bytes)
+    )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+from turbodraft.models.chunk_hashes import FileChunks
 from turbodraft.models.lockfile import LockFile, read_lock
 from turbodraft.models.manifest import REPO_ROOT, ModelVariant, sha256_of
 
@@ -29,6 +30,8 @@ class LocalFile:
     location: Path
     #: The Hub commit this file was fetched at (a file from another repo has that repo's commit).
     commit: str | None = None
+    #: Chunk hashes recorded by the pull; None for fixtures and older locks (the gateway computes them).
+    chunks: FileChunks | None = None
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,9 @@ def cached_sha256(path: Path) -> str:
 
 
 def _from_lock(lock: LockFile, root: Path) -> LocalCopy:
-    files = {f.path: LocalFile(f.path, f.size, f.sha256, root / f.path, f.commit) for f in lock.files}
+    files = {
+        f.path: LocalFile(f.path, f.size, f.sha256, root / f.path, f.commit, f.chunks) for f in lock.files
+    }
     commit = lock.origin.commit if lock.origin.kind == "huggingface" else None
     return LocalCopy(lock.variant, "mirror", root, files, commit)
 

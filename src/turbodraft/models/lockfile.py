@@ -2,7 +2,8 @@
 
 The manifest may leave a file's size and sha256 open (the real models are too big to hash in CI); the lock
 file records what a pull actually verified, so later `verify` runs and the gateway's ETags have a fixed
-reference. It is written last, atomically, so its presence means "every listed file was fetched and
+reference, plus per-chunk sha256s taken in the same pass (what browsers verify Range responses with). It is
+written last, atomically, so its presence means "every listed file was fetched and
 verified".
 """
 
@@ -15,7 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from turbodraft.models.chunk_hashes import FileChunks
 
 LOCK_SUFFIX = ".lock.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -36,6 +39,8 @@ class LockedFile(_Frozen):
     #: Hub repository and commit the bytes came from; None for files copied from a directory.
     repo: str | None = None
     commit: str | None = None
+    #: Chunk hashes from the pass that verified `sha256`; None in locks written before they existed.
+    chunks: FileChunks | None = None
 
     @field_validator("path")
     @classmethod
@@ -52,6 +57,12 @@ class LockedFile(_Frozen):
         if not _SHA256.match(value):
             raise ValueError("sha256 must be 64 lowercase hex digits")
         return value
+
+    @model_validator(mode="after")
+    def _chunks_cover_the_file(self) -> LockedFile:
+        if self.chunks is not None and not self.chunks.covers(self.size):
+            raise ValueError(f"{self.path}: the chunk hashes do not cover its {self.size} bytes")
+        return self
 
 
 class HubOrigin(_Frozen):

@@ -30,6 +30,7 @@ from huggingface_hub.file_download import http_get
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]  # public, re-exported untyped
 from huggingface_hub.utils.tqdm import tqdm as hf_tqdm
 
+from turbodraft.models.chunk_hashes import DEFAULT_CHUNK_BYTES, ChunkHasher
 from turbodraft.models.local_copy import (
     directory_files,
     fixture_root,
@@ -125,8 +126,15 @@ def _tqdm_bridge(progress: Progress, label: str) -> type[hf_tqdm]:
 # --- hashing and copying ---------------------------------------------------------------------------------
 
 
-def _hash_file(path: Path, progress: Progress, label: str) -> str:
-    digest = hashlib.sha256()
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+
+    def hexdigest(self) -> str: ...
+
+
+def _hash_file(path: Path, progress: Progress, label: str, digest: _Hasher | None = None) -> str:
+    """sha256 of the file; a ChunkHasher passed as `digest` also collects the chunk hashes in the same pass."""
+    digest = digest or hashlib.sha256()
     progress.begin(label, path.stat().st_size)
     with path.open("rb") as fh:
         while chunk := fh.read(_READ_CHUNK):
@@ -136,9 +144,8 @@ def _hash_file(path: Path, progress: Progress, label: str) -> str:
     return digest.hexdigest()
 
 
-def _copy_hashing(src: Path, dst: Path, progress: Progress, label: str) -> str:
+def _copy_hashing(src: Path, dst: Path, progress: Progress, label: str, digest: _Hasher) -> str:
     """Copy and hash in one read pass (fixtures and --from directories may hold multi-GB graphs)."""
-    digest = hashlib.sha256()
     progress.begin(label, src.stat().st_size)
     with src.open("rb") as fin, dst.open("wb") as fout:
         while chunk := fin.read(_READ_CHUNK):
@@ -189,6 +196,7 @@ class HubPull:
     endpoint: str | None = None
     token: str | bool | None = None
     progress: Progress = field(default_factory=_NoProgress)
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
     _commits: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
@@ -252,7 +260,8 @@ class HubPull:
                 partial.unlink()
                 resumed = 0
             self._fetch(hub_file.url, partial, resumed, size, path)
-            actual = _hash_file(partial, self.progress, f"verify {path}")
+            hasher = ChunkHasher(self.chunk_bytes)
+            actual = _hash_file(partial, self.progress, f"verify {path}", hasher)
             if expected_sha is None or actual == expected_sha:
                 break
             partial.unlink()
@@ -265,7 +274,12 @@ class HubPull:
             raise IntegrityError(path, "size", str(size), str(actual_size))
         os.replace(partial, dest)
         return LockedFile(
-            path=path, size=actual_size, sha256=actual, repo=hub_file.repo, commit=hub_file.commit
+            path=path,
+            size=actual_size,
+            sha256=actual,
+            repo=hub_file.repo,
+            commit=hub_file.commit,
+            chunks=hasher.chunks(),
         )
 
     def _fetch(self, url: str, partial: Path, resumed: int, size: int | None, label: str) -> None:
@@ -329,7 +343,9 @@ def _pull_from_hub(
     return lock
 
 
-def _pull_from_directory(variant: ModelVariant, src: Path, models_dir: Path, progress: Progress) -> LockFile:
+def _pull_from_directory(
+    variant: ModelVariant, src: Path, models_dir: Path, progress: Progress, chunk_bytes: int
+) -> LockFile:
     if not src.is_dir():
         raise SourceUnavailable(f"{variant.id}: source directory {src} does not exist")
     listed = {f.path: f for f in variant.files}
@@ -346,15 +362,16 @@ def _pull_from_directory(variant: ModelVariant, src: Path, models_dir: Path, pro
         dest = root / rel
         dest.parent.mkdir(parents=True, exist_ok=True)
         partial = dest.with_name(f"{dest.name}.copy{_PARTIAL}")
+        hasher = ChunkHasher(chunk_bytes)
         try:
-            sha = _copy_hashing(src / rel, partial, progress, rel)
+            sha = _copy_hashing(src / rel, partial, progress, rel, hasher)
             size = partial.stat().st_size
             _check_expected(rel, listed.get(rel), size, sha)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         os.replace(partial, dest)
-        locked.append(LockedFile(path=rel, size=size, sha256=sha))
+        locked.append(LockedFile(path=rel, size=size, sha256=sha, chunks=hasher.chunks()))
     # Files a previous copy had that this one does not would otherwise linger unannounced.
     for rel in set(directory_files(root)) - {f.path for f in locked}:
         (root / rel).unlink()
@@ -371,20 +388,24 @@ def pull(
     endpoint: str | None = None,
     token: str | bool | None = None,
     progress: Progress | None = None,
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES,
 ) -> LockFile:
     """Mirror `variant` into `models_dir` and return the lock file written for it.
 
     From `source_dir` when given (how a derived variant such as the int8 build gets in), else from the
     repository for fixture variants, else from the Hub at the commit the manifest's revision resolves to.
     Raises SourceUnavailable or IntegrityError; a file that fails its hash check is never left in place.
+    The lock records each file's sha256 and its `chunk_bytes` chunk hashes, from the same read pass.
     """
+    if chunk_bytes <= 0:
+        raise MirrorError(f"chunk_bytes must be > 0, not {chunk_bytes}")
     progress = progress or _NoProgress()
     models_dir.mkdir(parents=True, exist_ok=True)
     # Two pulls of one variant would append to the same partial file; the second one is refused instead.
     guard = FileLock(pull_lock_path(models_dir, variant.id), timeout=0)
     try:
         with guard:
-            return _pull(variant, models_dir, source_dir, endpoint, token, progress)
+            return _pull(variant, models_dir, source_dir, endpoint, token, progress, chunk_bytes)
     except Timeout as exc:
         raise MirrorError(f"another `turbodraft models pull {variant.id}` is running") from exc
 
@@ -400,21 +421,25 @@ def _pull(
     endpoint: str | None,
     token: str | bool | None,
     progress: Progress,
+    chunk_bytes: int,
 ) -> LockFile:
     if source_dir is not None:
-        return _pull_from_directory(variant, source_dir, models_dir, progress)
+        return _pull_from_directory(variant, source_dir, models_dir, progress, chunk_bytes)
     source = variant.source
     if source.kind == "repo_path":
         root = fixture_root(variant)
         assert root is not None
-        return _pull_from_directory(variant, root, models_dir, progress)
+        return _pull_from_directory(variant, root, models_dir, progress, chunk_bytes)
     if source.kind == "derived":
         raise SourceUnavailable(
             f"{variant.id} is built locally, not downloaded: {source.recipe}; "
             f"then `turbodraft models pull {variant.id} --from <int8-dir>`"
         )
     return _pull_from_hub(
-        variant, source, models_dir, HubPull(endpoint=endpoint, token=token, progress=progress)
+        variant,
+        source,
+        models_dir,
+        HubPull(endpoint=endpoint, token=token, progress=progress, chunk_bytes=chunk_bytes),
     )
 
 

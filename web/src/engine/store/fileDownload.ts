@@ -1,64 +1,32 @@
 /**
- * Downloads one file into OPFS, resumably: Range requests of `chunkBytes`, each written through a sync access
- * handle (dedicated workers only) and folded into a streaming sha256 whose state is saved with every commit.
- * After a network error, a pause, a reload or a closed tab it resumes from the last commit without re-reading
- * the file. A server that ignores Range (200) or answers 416 restarts the file. The finished file is moved to
- * blobs/<sha256> only if its hash matches the manifest.
+ * Brings one file into blobs/<sha256>, resumably, through a .part file written with a sync access handle
+ * (dedicated workers only). Files the manifest gives chunk hashes for are fetched chunk by chunk, each chunk
+ * verified before it is written (chunkedDownload.ts); others, or when `chunkHashes` is off, as one stream
+ * checked against the whole-file sha256 (streamedDownload.ts). Only a verified file is moved to blobs/.
  */
-import { createSHA256, type IHasher } from 'hash-wasm';
-import {
-  base64Decode,
-  base64Encode,
-  fileOrNull,
-  isJournal,
-  journalName,
-  partName,
-  readJson,
-  removeIfPresent,
-  writeJson,
-  type Journal,
-  type Layout,
-} from './layout';
-import { backoffMs, parseContentRange } from './rate';
+import { downloadChunked, journalFits, verifiedBytes } from './chunkedDownload';
+import { fileOrNull, isJournal, journalName, partName, readJson, removeIfPresent, type Layout } from './layout';
+import { openExclusive, type WorkerFileHandle } from './opfsFile';
 import type { ServedFile } from './served';
-import { StoreError, type FileStatus, type StoreSettings } from './types';
+import { downloadStreamed, type DownloadContext } from './streamedDownload';
+import { StoreError } from './types';
 
-export interface FileDownloadContext {
-  readonly layout: Layout;
-  readonly settings: StoreSettings;
-  readonly signal: AbortSignal;
-  /** Bytes of this file that are on disk (committed or in flight), and what is happening to it. */
-  readonly onProgress: (done: number, status: FileStatus) => void;
-}
-
-// Worker-only OPFS APIs: TypeScript lists them in its WebWorker lib, which this (DOM) project cannot include.
-interface FileSystemSyncAccessHandle {
-  read(buffer: Uint8Array, options?: { at?: number }): number;
-  write(buffer: Uint8Array, options?: { at?: number }): number;
-  truncate(size: number): void;
-  getSize(): number;
-  flush(): void;
-  close(): void;
-}
-
-interface WorkerFileHandle extends FileSystemFileHandle {
-  createSyncAccessHandle(): Promise<FileSystemSyncAccessHandle>;
-  // In Chromium's OPFS; missing from TypeScript's DOM lib.
-  move(destination: FileSystemDirectoryHandle, name: string): Promise<void>;
-}
+export type FileDownloadContext = DownloadContext;
 
 export async function hasBlob(layout: Layout, file: ServedFile): Promise<boolean> {
   const blob = await fileOrNull(layout.blobs, file.sha256);
   return blob !== null && blob.size === file.size;
 }
 
-/** Bytes of `file` already here: all of it when its blob exists, else the journal's committed offset. */
+/** Bytes of `file` already here: all of it when its blob exists, else what its journal says is committed. */
 export async function bytesHeld(layout: Layout, file: ServedFile): Promise<number> {
   if (await hasBlob(layout, file)) return file.size;
   const journal = await readJson(layout.partial, journalName(file.sha256));
-  return isJournal(journal) && journal.sha256 === file.sha256 && journal.size === file.size
-    ? Math.min(journal.offset, file.size)
-    : 0;
+  if (isJournal(journal) && journal.sha256 === file.sha256 && journal.size === file.size) {
+    return Math.min(journal.offset, file.size);
+  }
+  if (file.chunks !== null && journalFits(journal, file, file.chunks)) return verifiedBytes(journal, file);
+  return 0;
 }
 
 export async function discardPartial(layout: Layout, sha256: string): Promise<void> {
@@ -66,170 +34,10 @@ export async function discardPartial(layout: Layout, sha256: string): Promise<vo
   await removeIfPresent(layout.partial, partName(sha256));
 }
 
-const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal.reason as Error);
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
-
-const RETRYABLE_STATUS = new Set([408, 425, 429, 500, 502, 503, 504]);
-
-/** What one request did: how far the file got, and whether to go on, retry after a pause or restart. */
-type Outcome = 'continue' | 'retry' | 'restart';
-
-class FileWriter {
-  offset = 0;
-  etag: string | null = null;
-  private committed = 0;
-  private readonly file: ServedFile;
-  private readonly ctx: FileDownloadContext;
-  private readonly handle: FileSystemSyncAccessHandle;
-  private readonly hasher: IHasher;
-
-  constructor(file: ServedFile, ctx: FileDownloadContext, handle: FileSystemSyncAccessHandle, hasher: IHasher) {
-    this.file = file;
-    this.ctx = ctx;
-    this.handle = handle;
-    this.hasher = hasher;
-  }
-
-  resumeFrom(journal: Journal): void {
-    this.hasher.load(base64Decode(journal.hashState));
-    this.handle.truncate(journal.offset); // bytes after the commit were never hashed: drop them
-    this.offset = this.committed = journal.offset;
-    this.etag = journal.etag;
-  }
-
-  restart(): void {
-    this.hasher.init();
-    this.handle.truncate(0);
-    this.offset = this.committed = 0;
-    this.etag = null;
-  }
-
-  append(bytes: Uint8Array): void {
-    if (this.offset + bytes.byteLength > this.file.size) {
-      throw new StoreError(
-        'integrity-mismatch',
-        `${this.file.path}: the server sent more than the manifest's ${String(this.file.size)} bytes`,
-        this.file.path,
-      );
-    }
-    let written = 0;
-    while (written < bytes.byteLength) {
-      written += this.handle.write(bytes.subarray(written), { at: this.offset + written });
-    }
-    this.hasher.update(bytes);
-    this.offset += bytes.byteLength;
-  }
-
-  /** Makes everything written so far resumable: data flushed first, then the journal swapped in. */
-  async commit(): Promise<void> {
-    if (this.offset === this.committed) return;
-    this.handle.flush();
-    const journal: Journal = {
-      version: 1,
-      sha256: this.file.sha256,
-      size: this.file.size,
-      offset: this.offset,
-      hashState: base64Encode(this.hasher.save()),
-      etag: this.etag,
-    };
-    await writeJson(this.ctx.layout.partial, journalName(this.file.sha256), journal);
-    this.committed = this.offset;
-  }
-
-  digest(): string {
-    return this.hasher.digest('hex');
-  }
-
-  close(): void {
-    this.handle.flush();
-    this.handle.close();
-  }
-
-  /** One request for the bytes from `offset` on (a chunk), streamed to disk and the hasher. */
-  async fetchChunk(): Promise<Outcome> {
-    const { settings, signal } = this.ctx;
-    const end = Math.min(this.offset + settings.chunkBytes, this.file.size) - 1;
-    const headers: Record<string, string> = { Range: `bytes=${String(this.offset)}-${String(end)}` };
-    if (this.etag !== null && this.offset > 0) headers['If-Range'] = this.etag;
-    let response: Response;
-    try {
-      // no-store: the HTTP cache would keep a second copy of a multi-GB file.
-      response = await fetch(this.file.url, { headers, signal, cache: 'no-store' });
-    } catch (error) {
-      if (signal.aborted) throw error;
-      return 'retry';
-    }
-    if (response.status === 416) {
-      await response.body?.cancel();
-      return 'restart';
-    }
-    if (RETRYABLE_STATUS.has(response.status)) {
-      await response.body?.cancel();
-      return 'retry';
-    }
-    if (response.status !== 206 && response.status !== 200) {
-      await response.body?.cancel();
-      throw new StoreError('http-error', `HTTP ${String(response.status)} for ${this.file.url}`, this.file.path);
-    }
-    const etag = response.headers.get('ETag');
-    const range = parseContentRange(response.headers.get('Content-Range'));
-    const whole = response.status === 200;
-    if (whole) {
-      // Range ignored (or If-Range failed): the body is the whole file, so start the file over with it.
-      this.restart();
-    } else if (range?.start !== this.offset || (range.total !== null && range.total !== this.file.size)) {
-      await response.body?.cancel();
-      return 'restart';
-    }
-    if (etag !== null && !etag.startsWith('W/')) this.etag = etag;
-    return this.stream(response, whole ? this.file.size - 1 : end);
-  }
-
-  private async stream(response: Response, end: number): Promise<Outcome> {
-    const { settings, signal } = this.ctx;
-    if (response.body === null) return 'retry';
-    const reader = response.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        this.append(value);
-        // A whole-file answer is committed every chunk too, so a cut still resumes near where it was.
-        if (this.offset - this.committed >= settings.chunkBytes) await this.commit();
-        this.ctx.onProgress(this.offset, 'downloading');
-      }
-    } catch (error) {
-      if (error instanceof StoreError || signal.aborted) throw error;
-      // The connection broke mid-body: what arrived is intact (TCP), so keep it and retry from there.
-      await this.commit();
-      return 'retry';
-    }
-    if (this.offset !== end + 1) {
-      await this.commit();
-      return 'retry'; // a short body without an error: ask again for the rest
-    }
-    await this.commit();
-    return 'continue';
-  }
-}
-
 /**
- * Brings `file` into blobs/ (no-op when it is there already). Throws StoreError 'integrity-mismatch' when the
- * complete file's sha256 differs (the partial is deleted first), and rethrows the abort reason on pause.
+ * Brings `file` into blobs/ (no-op when it is there already). Throws StoreError 'integrity-mismatch' when a
+ * chunk or the complete file fails its hash (a failed chunk is not kept; a failed whole file is deleted), and
+ * rethrows the abort reason on pause. A later call resumes from what is committed.
  */
 export async function downloadFile(file: ServedFile, ctx: FileDownloadContext): Promise<void> {
   const { layout, settings, signal } = ctx;
@@ -239,99 +47,26 @@ export async function downloadFile(file: ServedFile, ctx: FileDownloadContext): 
   }
   const partHandle = (await layout.partial.getFileHandle(partName(file.sha256), { create: true })) as WorkerFileHandle;
   const handle = await openExclusive(partHandle, file, signal);
-  const writer = new FileWriter(file, ctx, handle, await createSHA256());
-  let closed = false;
+  let actual: string | null = null;
   try {
-    const journal = await readJson(layout.partial, journalName(file.sha256));
-    if (isJournal(journal) && journal.sha256 === file.sha256 && journal.size === file.size && journal.offset <= file.size && handle.getSize() >= journal.offset) {
-      writer.resumeFrom(journal);
-    } else {
-      writer.restart();
-    }
-    ctx.onProgress(writer.offset, 'downloading');
-    let attempt = 0;
-    let restarts = 0;
-    while (writer.offset < file.size) {
-      signal.throwIfAborted();
-      const before = writer.offset;
-      const outcome = await writer.fetchChunk();
-      if (outcome === 'restart') {
-        restarts++;
-        if (restarts > 3) {
-          throw new StoreError('http-error', `${file.url} keeps refusing the byte ranges asked for`, file.path);
-        }
-        writer.restart();
-        await writer.commit();
-        await discardJournalIfEmpty(layout, file, writer.offset);
-        continue;
-      }
-      if (outcome === 'retry') {
-        attempt = writer.offset > before ? 1 : attempt + 1; // progress resets the count
-        if (attempt > settings.maxRetries) {
-          throw new StoreError(
-            'network-error',
-            `${file.path}: gave up after ${String(settings.maxRetries)} retries at byte ${String(writer.offset)}; ` +
-              'download again to resume from there',
-            file.path,
-          );
-        }
-        ctx.onProgress(writer.offset, 'retrying');
-        await sleep(backoffMs(attempt, settings.retryDelayMs), signal);
-        continue;
-      }
-      attempt = 0;
-    }
+    const chunks = settings.chunkHashes ? file.chunks : null;
+    const outcome = chunks === null ? 'no-range' : await downloadChunked(file, chunks, ctx, handle);
+    // Without chunk hashes, or from a server that ignores Range, the file is checked as a whole.
+    if (outcome === 'no-range') actual = await downloadStreamed(file, ctx, handle);
     ctx.onProgress(file.size, 'verifying');
-    const actual = writer.digest();
-    writer.close();
-    closed = true;
-    if (actual !== file.sha256) {
-      await discardPartial(layout, file.sha256);
-      throw new StoreError(
-        'integrity-mismatch',
-        `${file.path}: sha256 mismatch: the manifest says ${file.sha256}, the downloaded bytes hash to ${actual}`,
-        file.path,
-      );
-    }
-    await partHandle.move(layout.blobs, file.sha256);
-    await removeIfPresent(layout.partial, journalName(file.sha256));
-    ctx.onProgress(file.size, 'ready');
-  } catch (error) {
-    if (!closed) {
-      // Keep what is committed so a later download resumes; a pause lands here too.
-      try {
-        await writer.commit();
-      } catch {
-        // the journal stays at the previous commit, which is still consistent
-      }
-      writer.close();
-    }
-    throw error;
+    handle.flush();
+  } finally {
+    handle.close();
   }
-}
-
-/**
- * The sync access handle is exclusive. Right after a reload the previous page's worker may still hold it for a
- * moment, so wait a little before calling the file busy (then it really is: another tab downloads it).
- */
-async function openExclusive(
-  handle: WorkerFileHandle,
-  file: ServedFile,
-  signal: AbortSignal,
-): Promise<FileSystemSyncAccessHandle> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await handle.createSyncAccessHandle();
-    } catch (error) {
-      const locked = error instanceof DOMException && error.name === 'NoModificationAllowedError';
-      if (!locked || attempt >= 20) {
-        throw StoreError.wrap(error, 'busy', `${file.path} is being written elsewhere (another tab?)`, file.path);
-      }
-      await sleep(100, signal);
-    }
+  if (actual !== null && actual !== file.sha256) {
+    await discardPartial(layout, file.sha256);
+    throw new StoreError(
+      'integrity-mismatch',
+      `${file.path}: sha256 mismatch: the manifest says ${file.sha256}, the downloaded bytes hash to ${actual}`,
+      file.path,
+    );
   }
-}
-
-async function discardJournalIfEmpty(layout: Layout, file: ServedFile, offset: number): Promise<void> {
-  if (offset === 0) await removeIfPresent(layout.partial, journalName(file.sha256));
+  await partHandle.move(layout.blobs, file.sha256);
+  await removeIfPresent(layout.partial, journalName(file.sha256));
+  ctx.onProgress(file.size, 'ready');
 }

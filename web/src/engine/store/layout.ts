@@ -3,7 +3,8 @@
  *
  *   turbodraft-models/blobs/<sha256>           verified files, content-addressed (shared between variants)
  *   turbodraft-models/partial/<sha256>.part    a file being downloaded
- *   turbodraft-models/partial/<sha256>.json    its journal: committed bytes and the saved sha256 state
+ *   turbodraft-models/partial/<sha256>.json    its journal: the verified chunks, or committed bytes and the
+ *                                              saved sha256 state (files without chunk hashes)
  *   turbodraft-models/variants/<id>.json       a complete variant: which blob each path is
  *
  * Only verified files ever reach blobs/, and a variant record is written only once all its blobs exist, so a
@@ -26,6 +27,7 @@ export interface VariantRecord {
   readonly savedAt: string;
 }
 
+/** Journal of a file checked as one stream (its manifest entry has no chunk hashes). */
 export interface Journal {
   readonly version: 1;
   readonly sha256: string;
@@ -36,6 +38,19 @@ export interface Journal {
   readonly hashState: string;
   /** The server's strong ETag, sent back as If-Range so a changed file restarts instead of mixing. */
   readonly etag: string | null;
+}
+
+/** Journal of a file checked chunk by chunk against the manifest's chunk hashes. */
+export interface ChunkJournal {
+  readonly version: 2;
+  readonly sha256: string;
+  readonly size: number;
+  readonly chunkSize: number;
+  /**
+   * Chunks written at their offset, flushed and verified: a bitmap (chunk i is bit i % 8 of byte i >> 3),
+   * base64. Chunks complete out of order (several requests are in flight), hence not an offset.
+   */
+  readonly verified: string;
 }
 
 export interface Layout {
@@ -117,6 +132,18 @@ export function isJournal(value: unknown): value is Journal {
     typeof j.size === 'number' &&
     typeof j.offset === 'number' &&
     typeof j.hashState === 'string'
+  );
+}
+
+export function isChunkJournal(value: unknown): value is ChunkJournal {
+  if (typeof value !== 'object' || value === null) return false;
+  const j = value as Partial<ChunkJournal>;
+  return (
+    j.version === 2 &&
+    typeof j.sha256 === 'string' &&
+    typeof j.size === 'number' &&
+    typeof j.chunkSize === 'number' &&
+    typeof j.verified === 'string'
   );
 }
 

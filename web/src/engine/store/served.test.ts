@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseServedManifest } from './served';
+import { MAX_CHUNK_BYTES, parseServedManifest } from './served';
 import { StoreError } from './types';
 
 const SHA = 'a'.repeat(64);
@@ -27,5 +27,33 @@ describe('parseServedManifest', () => {
     const bad = { variants: [{ id: 'm', files: [{ path: 'a', size: 1, sha256: 'xyz', url: '/a' }] }] };
     expect(() => parseServedManifest(bad, BASE)).toThrow(StoreError);
     expect(() => parseServedManifest({ nope: 1 }, BASE)).toThrow(/no "variants" list/);
+  });
+});
+
+describe('chunk hashes in the served manifest', () => {
+  const file = (chunks: unknown, size = 10): unknown => ({
+    variants: [{ id: 'm', files: [{ path: 'a.onnx', size, sha256: SHA, url: '/a', chunks }] }],
+  });
+
+  it('carries each file\'s chunk size and hashes', () => {
+    const [variant] = parseServedManifest(file({ size: 4, sha256: [SHA, SHA, SHA] }), BASE);
+    expect(variant?.files?.[0]?.chunks).toEqual({ size: 4, sha256: [SHA, SHA, SHA] });
+  });
+
+  it('leaves a file without chunk hashes to the whole-file check', () => {
+    const [variant] = parseServedManifest(file(null), BASE);
+    expect(variant?.files?.[0]?.chunks).toBeNull();
+  });
+
+  it('rejects a chunk list that leaves bytes unchecked', () => {
+    expect(() => parseServedManifest(file({ size: 4, sha256: [SHA, SHA] }), BASE)).toThrow(/2 hashes of 4 bytes for a file of 10/);
+    expect(() => parseServedManifest(file({ size: 0, sha256: [] }), BASE)).toThrow(/chunk size/);
+    expect(() => parseServedManifest(file({ size: 4, sha256: [SHA, 'xyz', SHA] }), BASE)).toThrow(StoreError);
+  });
+
+  it('ignores chunks too big to hold in memory, checking that file as a whole', () => {
+    const size = 2 * MAX_CHUNK_BYTES;
+    const [variant] = parseServedManifest(file({ size, sha256: [SHA] }, size), BASE);
+    expect(variant?.files?.[0]?.chunks).toBeNull();
   });
 });

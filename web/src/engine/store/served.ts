@@ -4,6 +4,12 @@
  */
 import { StoreError } from './types';
 
+/** `sha256[i]` is the hash of bytes [i * size, (i + 1) * size) of the file (the last chunk is shorter). */
+export interface FileChunks {
+  readonly size: number;
+  readonly sha256: readonly string[];
+}
+
 export interface ServedFile {
   readonly path: string;
   readonly size: number;
@@ -11,7 +17,15 @@ export interface ServedFile {
   /** Absolute URL of the content-addressed file. */
   readonly url: string;
   readonly required: boolean;
+  /** Per-chunk hashes from the gateway, derived from the verified file; null: check the file as a whole. */
+  readonly chunks: FileChunks | null;
 }
+
+/**
+ * Chunks are held in memory while they are checked (a few at once): a list with bigger chunks than this is
+ * ignored and the file is checked as a whole instead.
+ */
+export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
 
 export interface ServedVariant {
   readonly id: string;
@@ -38,7 +52,25 @@ function parseFile(raw: unknown, base: string, variant: string): ServedFile | nu
   if (typeof sha256 !== 'string' || !SHA256.test(sha256)) {
     throw new StoreError('bad-manifest', `variant ${variant} file ${path} has no valid sha256`, path);
   }
-  return { path, size, sha256, url: new URL(url, base).href, required: raw.required !== false };
+  const chunks = parseChunks(raw.chunks, size, variant, path);
+  return { path, size, sha256, url: new URL(url, base).href, required: raw.required !== false, chunks };
+}
+
+function parseChunks(raw: unknown, fileSize: number, variant: string, path: string): FileChunks | null {
+  if (raw === null || raw === undefined) return null;
+  const bad = (why: string): StoreError =>
+    new StoreError('bad-manifest', `variant ${variant} file ${path} has malformed chunk hashes: ${why}`, path);
+  if (!isRecord(raw)) throw bad('not an object');
+  const { size, sha256 } = raw;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw bad('no valid chunk size');
+  if (!Array.isArray(sha256) || !sha256.every((h): h is string => typeof h === 'string' && SHA256.test(h))) {
+    throw bad('a hash is not 64 hex digits');
+  }
+  // Every byte must be covered by exactly one hash, or some bytes would go unchecked.
+  if (sha256.length !== Math.ceil(fileSize / size) || fileSize === 0) {
+    throw bad(`${String(sha256.length)} hashes of ${String(size)} bytes for a file of ${String(fileSize)} bytes`);
+  }
+  return size > MAX_CHUNK_BYTES ? null : { size, sha256 };
 }
 
 export function parseServedManifest(body: unknown, manifestUrl: string): ServedVariant[] {

@@ -106,7 +106,7 @@ export class ModelStoreCore {
   private async stateOnDisk(id: string, served: ServedVariant | undefined): Promise<VariantState> {
     const layout = await this.layout();
     const record = await readRecord(layout, id);
-    const files = served?.files ?? record?.files.map((f) => ({ ...f, url: '', required: true })) ?? [];
+    const files = served?.files ?? record?.files.map((f) => ({ ...f, url: '', required: true, chunks: null })) ?? [];
     const progress: FileProgress[] = [];
     for (const file of files) {
       const done = await bytesHeld(layout, file);
@@ -303,7 +303,9 @@ export class ModelStoreCore {
           } catch (error) {
             if (!(error instanceof StoreError) || error.code !== 'integrity-mismatch') throw error;
             failures++;
-            files[index] = { path: file.path, sha256: file.sha256, size: file.size, done: 0, status: 'error' };
+            // A failed chunk leaves the verified ones in place; a failed whole file leaves nothing.
+            const kept = await bytesHeld(layout, file);
+            files[index] = { path: file.path, sha256: file.sha256, size: file.size, done: kept, status: 'error' };
             update({
               files: [...files],
               bytesDone: files.reduce((n, f) => n + f.done, 0),

@@ -83,8 +83,15 @@ export interface VariantState {
 /** Tuning and test hooks. Defaults suit multi-GB models; tests shrink chunks and delays. */
 export interface StoreSettings {
   readonly manifestUrl: string;
-  /** Bytes per Range request, and how often a resumable checkpoint is written. */
+  /**
+   * Bytes per Range request, and how often a resumable checkpoint is written, for files checked as one
+   * stream. Files the manifest gives chunk hashes for are fetched in the gateway's chunks instead.
+   */
   readonly chunkBytes: number;
+  /** Use the manifest's chunk hashes where it has them; false checks every file as one stream (hash-wasm). */
+  readonly chunkHashes: boolean;
+  /** Chunk requests in flight at once for a file with chunk hashes (each holds one chunk in memory). */
+  readonly parallelChunks: number;
   /** Attempts per chunk after a network error or a 5xx, with exponential backoff from `retryDelayMs`. */
   readonly maxRetries: number;
   readonly retryDelayMs: number;
@@ -97,6 +104,8 @@ export interface StoreSettings {
 export const DEFAULT_SETTINGS: StoreSettings = {
   manifestUrl: '/models/manifest.json',
   chunkBytes: 32 * 1024 * 1024,
+  chunkHashes: true,
+  parallelChunks: 3,
   maxRetries: 5,
   retryDelayMs: 500,
   maxIntegrityRetries: 1,
