@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shutil
 import socket
 import subprocess
 import sys
@@ -30,31 +28,19 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from turbodraft.chromium import BASE_ARGS, CHROMIUM
+from turbodraft.cli.bench import load_bench_module
+
 VARIANT = "bench-download"
 SETTLE_MS = 3000
 FILE = "blob.bin"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
+CHROMIUM_ARGS = list(BASE_ARGS)
 
 
 def machine() -> dict[str, Any]:
-    model = platform.processor() or platform.machine()
-    if shutil.which("lscpu"):
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name:"):
-                model = line.split(":", 1)[1].strip()
     return {
-        "cpu_model": model,
-        "cores": os.cpu_count(),
+        **load_bench_module("gateway").machine(),
         "gpu": None,
-        "python": platform.python_version(),
         # Other work on the machine slows both sides; recorded so a figure can be judged.
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
@@ -195,7 +181,7 @@ def run(
     parallel_chunks: int = 3,
     compare_streamed: bool = False,
 ) -> dict[str, Any]:
-    chromium = chromium or shutil.which("chromium") or "/usr/bin/chromium"
+    chromium = chromium or CHROMIUM
     size = size_mb * 1024 * 1024
     hash_chunk = hash_chunk_mb * 1024 * 1024
     chunked = {"chunkHashes": True, "parallelChunks": parallel_chunks}

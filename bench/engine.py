@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import tempfile
 import time
@@ -32,6 +31,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from turbodraft.chromium import CHROMIUM, NO_WEBGPU_ARGS, WEBGPU_ARGS
 from turbodraft.cli.bench import load_bench_module
 from turbodraft.models.manifest import REPO_ROOT, ManifestError, load_manifest, local_model_dir
 
@@ -39,20 +39,7 @@ DEFAULT_MODEL = "tiny-sd-turbo"
 BACKENDS = ("python", "wasm", "webgpu")
 RESULTS_DIR = REPO_ROOT / "bench" / "results"
 WEB_DIST = REPO_ROOT / "web" / "dist"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# The flags of tests/browser/conftest.py (root user, closed network; ../shared/notes/testing-in-chromium.md).
-BASE_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-PROFILES: dict[str, list[str]] = {
-    "wasm": [*BASE_ARGS, "--disable-features=WebGPU"],
-    "webgpu": [*BASE_ARGS, "--enable-unsafe-webgpu"],
-}
+PROFILES: dict[str, list[str]] = {"wasm": list(NO_WEBGPU_ARGS), "webgpu": list(WEBGPU_ARGS)}
 MODELS_PATH = "/bench-models"
 PAGE_TIMEOUT_MS = 60_000
 # One generation, including a cold WebGPU one on SwiftShader (shader compilation: about 30 s on 2 cores).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,22 +9,13 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, sync_playwright
 
 from tests.conftest import REPO, RunningServer
+from turbodraft.chromium import CHROMIUM, NO_WEBGPU_ARGS, WEBGPU_ARGS
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts"
 
-# Flags for a root user on a closed network (../shared/notes/testing-in-chromium.md).
-BASE_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PROFILES: dict[str, list[str]] = {
-    "webgpu": [*BASE_ARGS, "--enable-unsafe-webgpu"],
-    "no-webgpu": [*BASE_ARGS, "--disable-features=WebGPU"],
+    "webgpu": list(WEBGPU_ARGS),
+    "no-webgpu": list(NO_WEBGPU_ARGS),
 }
 
 
