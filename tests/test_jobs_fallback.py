@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,30 @@ def test_cancelling_a_running_job_records_it_cancelled(tmp_path: Path, start_end
     with Ledger.open(f"sqlite:///{tmp_path / 'data' / 'ledger.sqlite'}") as ledger:
         row = ledger.get(job_id)
     assert row is not None and row.status is JobStatus.CANCELLED
+
+
+def test_a_cancelled_final_is_cancelled_on_the_server_and_billed_no_more_than_ran(
+    tmp_path: Path, start_endpoint: StartEndpoint
+) -> None:
+    endpoint = start_endpoint(handler=_slow_handler)
+    with api(
+        tmp_path, runpod_api_key=API_KEY, runpod_endpoint_id="local", runpod_base_url=endpoint.base_url
+    ) as client:
+        job_id = client.post("/v1/jobs", json={"prompt": "x", "priority": "final"}).json()["id"]
+        deadline = time.monotonic() + 10
+        while not endpoint.books().job_inputs and time.monotonic() < deadline:
+            time.sleep(0.02)  # wait until the server holds the job
+        client.post(f"/v1/jobs/{job_id}/cancel")
+        while not endpoint.books().billing and time.monotonic() < deadline:
+            time.sleep(0.02)  # the handler saw its cancel flag and returned
+    books = endpoint.books()
+    (server_job,) = books.job_inputs
+    (record,) = books.billing
+    assert record.job_id == server_job and record.status.value == "CANCELLED"
+    with Ledger.open(f"sqlite:///{tmp_path / 'data' / 'ledger.sqlite'}") as ledger:
+        row = ledger.get(job_id)
+    assert row is not None and row.status is JobStatus.CANCELLED
+    assert (row.billed_seconds or 0) <= books.billed_seconds_for(server_job)
 
 
 def _slow_handler(job_input: dict[str, object], cancelled: threading.Event) -> object:
