@@ -7,16 +7,12 @@ import base64
 import io
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from tests.test_api_v1 import api, finished
 from turbodraft.models.manifest import REPO_ROOT
 
 TINY = REPO_ROOT / "fixtures" / "tiny-sd-turbo"
-pytestmark = pytest.mark.skipif(
-    not (TINY / "unet" / "model.onnx").is_file(), reason="needs the tiny-sd-turbo fixture"
-)
 REAL = {"server_model": "tiny-sd-turbo", "runpod_local_handler": "sd-turbo"}
 
 

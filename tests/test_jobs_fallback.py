@@ -62,7 +62,6 @@ def test_when_every_target_fails_the_job_fails_with_each_reason(
     assert job["error"].startswith("every target failed: server: ")
 
 
-@pytest.mark.skipif(not TINY.is_dir(), reason="needs the tiny-sd-turbo fixture (fixtures/tiny-sd-turbo)")
 def test_a_timed_out_target_falls_back(tmp_path: Path, start_endpoint: StartEndpoint) -> None:
     endpoint = start_endpoint()
     with api(

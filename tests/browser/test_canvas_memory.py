@@ -9,7 +9,6 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.canvas_support import (
-    TINY,
     CanvasGateway,
     canvas_gateway,
     collapse_side_panel,
@@ -19,9 +18,6 @@ from tests.browser.canvas_support import (
     open_canvas,
     type_prompt,
 )
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.skipif(not (FIXTURES / TINY).is_dir(), reason="needs fixtures/tiny-sd-turbo")
 
 # Headless pages never become hidden by themselves: the page is told so, as the browser would.
 SET_VISIBILITY = """(state) => {

@@ -12,7 +12,6 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.canvas_support import (
-    TINY,
     CanvasGateway,
     canvas_gateway,
     collapse_side_panel,
@@ -24,9 +23,6 @@ from tests.browser.canvas_support import (
     type_prompt,
 )
 from tests.browser.conftest import screenshot
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.skipif(not (FIXTURES / TINY).is_dir(), reason="needs fixtures/tiny-sd-turbo")
 
 #: A shape as the old canvas app saved it (ImageGen props version 0).
 OLD_PROPS = {

@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from tests.browser.canvas_support import (
-    TINY,
     CanvasGateway,
     canvas_gateway,
     collapse_side_panel,
@@ -24,9 +23,6 @@ from tests.browser.canvas_support import (
     type_prompt,
 )
 from tests.browser.conftest import PageErrors, screenshot
-from tests.conftest import FIXTURES
-
-pytestmark = pytest.mark.skipif(not (FIXTURES / TINY).is_dir(), reason="needs fixtures/tiny-sd-turbo")
 
 
 @pytest.fixture(scope="module")
