@@ -149,6 +149,20 @@ def generate(page: Page, shape: Locator, button: str, timeout: int = GENERATION_
     return shape_props(page, shape)
 
 
-def image_loaded(shape: Locator) -> bool:
-    loaded: bool = shape.get_by_test_id("image").evaluate("(img) => img.complete && img.naturalWidth > 0")
+def image_loaded(shape: Locator, timeout_ms: int = 15_000) -> bool:
+    """The shape shows a decoded image, waiting for it: tldraw resolves the asset and the <img> decodes it after
+    the generation itself has finished."""
+    image = shape.get_by_test_id("image")
+    image.wait_for(state="attached", timeout=timeout_ms)
+    loaded: bool = image.evaluate(
+        """(img, timeoutMs) => new Promise((resolve) => {
+            const done = () => img.complete && img.naturalWidth > 0;
+            if (done()) return resolve(true);
+            const started = performance.now();
+            const poll = () => (done() ? resolve(true)
+                : performance.now() - started > timeoutMs ? resolve(false) : setTimeout(poll, 50));
+            poll();
+        })""",
+        timeout_ms,
+    )
     return loaded
