@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import typer
 
@@ -34,6 +35,15 @@ def load_bench_module(name: str) -> ModuleType:
     return module
 
 
+def save_result(result: dict[str, Any], target: Path | None) -> str:
+    """The result as JSON text, also written to `target` (its folders made) when there is one."""
+    text = json.dumps(result, indent=2)
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n")
+    return text
+
+
 @bench_app.command("gateway")
 def gateway(
     connections: int = typer.Option(8, min=1, max=256, help="Concurrent keep-alive connections."),
@@ -44,9 +54,7 @@ def gateway(
 ) -> None:
     """Route + ledger-write requests per second and p50/p99 latency against a gateway in another process."""
     result = load_bench_module("gateway").run(connections, users, duration)
-    text = json.dumps(result, indent=2)
-    if out is not None:
-        out.write_text(text + "\n")
+    text = save_result(result, out)
     if json_output:
         typer.echo(text)
     else:

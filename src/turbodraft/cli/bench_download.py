@@ -5,12 +5,11 @@ The lead wires it with `bench_download.register(bench_app)` next to the other be
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 
-from turbodraft.cli.bench import load_bench_module
+from turbodraft.cli.bench import load_bench_module, save_result
 
 
 def download(
@@ -34,9 +33,7 @@ def download(
         parallel_chunks=parallel_chunks,
         compare_streamed=compare_streamed,
     )
-    text = json.dumps(result, indent=2)
-    if out is not None:
-        out.write_text(text + "\n")
+    text = save_result(result, out)
     if json_output:
         typer.echo(text)
     else:

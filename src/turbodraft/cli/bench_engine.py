@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
-from turbodraft.cli.bench import load_bench_module
+from turbodraft.cli.bench import load_bench_module, save_result
 
 console = Console(stderr=True)
 
@@ -57,10 +56,8 @@ def engine(
     except bench.BenchError as exc:
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(1) from exc
-    text = json.dumps(result, indent=2)
     target = out or bench.default_out(model, result["machine"])
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text + "\n")
+    text = save_result(result, target)
     if json_output:
         typer.echo(text)
     else:
