@@ -3,6 +3,8 @@
 from turbodraft.ledger.engine import create_ledger_engine
 from turbodraft.ledger.migrate import current_revision, head_revision, upgrade_schema
 from turbodraft.ledger.records import (
+    CLIENT_ID_PREFIX,
+    LIVE_STATUSES,
     CostSummary,
     DayTotals,
     GenerationRow,
@@ -16,12 +18,15 @@ from turbodraft.ledger.records import (
     Savings,
     UnknownGeneration,
     UserUsage,
+    client_generation_id,
     new_generation_id,
 )
 from turbodraft.ledger.store import Ledger, prompt_hash
 from turbodraft.ledger.writer import LedgerWriter, WriterClosed
 
 __all__ = [
+    "CLIENT_ID_PREFIX",
+    "LIVE_STATUSES",
     "CostSummary",
     "DayTotals",
     "GenerationRow",
@@ -38,6 +43,7 @@ __all__ = [
     "UnknownGeneration",
     "UserUsage",
     "WriterClosed",
+    "client_generation_id",
     "create_ledger_engine",
     "current_revision",
     "head_revision",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +28,8 @@ class JobStatus(StrEnum):
 
 
 _TERMINAL = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELLED})
+#: Statuses of a job still in flight: it holds its reservation and its lease.
+LIVE_STATUSES = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 
 #: The statuses a job may be in before moving to the key's status.
 ALLOWED_PREDECESSORS: dict[JobStatus, frozenset[JobStatus]] = {
@@ -77,6 +80,20 @@ def new_generation_id() -> str:
     return uuid.uuid4().hex
 
 
+#: Generation ids of browser reports start with this; gateway ids (hex digits, "-<n>") never contain ":".
+CLIENT_ID_PREFIX = "b:"
+
+
+def client_generation_id(user_id: str, client_id: str) -> str:
+    """The ledger id of a browser report: its own id space, one per user.
+
+    Derived (not the client's id itself) so a report can never take the id of a gateway attempt, and two users
+    who happen to pick the same id each get their row.
+    """
+    digest = hashlib.sha256(f"{user_id}\n{client_id}".encode()).hexdigest()
+    return CLIENT_ID_PREFIX + digest[:40]
+
+
 #: Client-supplied ids are kept to a safe alphabet: they end up in URLs and logs.
 GenerationId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:-]+$")]
 Millis = Annotated[int, Field(ge=0)]
@@ -109,13 +126,27 @@ class NewGeneration(BaseModel):
     total_ms: Millis | None = None
     #: Seconds RunPod billed, when known; otherwise derived from execution_ms (rounded up).
     billed_seconds: int | None = Field(default=None, ge=0)
-    #: The router's estimate, held against the user's budget while the job is in flight.
+    #: The router's estimate of this attempt's cost.
     estimated_cost_usd: float = Field(default=0.0, ge=0)
+    #: What the row holds against the user's budget while queued or running; None: the estimate when billed.
+    reserved_usd: float | None = Field(default=None, ge=0)
+    #: The job this attempt belongs to; a browser report's own id (see client_generation_id).
+    job_id: str | None = Field(default=None, max_length=64)
+    client_id: str | None = Field(default=None, max_length=64)
+    #: The gateway instance running it and until when that claim holds (see gateway/instance.py).
+    owner_id: str | None = Field(default=None, max_length=64)
+    lease_expires_at: datetime | None = None
     created_at: datetime | None = None
 
     @property
     def is_billed(self) -> bool:
         return self.target is Target.RUNPOD if self.billed is None else self.billed
+
+    @property
+    def reservation_usd(self) -> float:
+        if self.reserved_usd is not None:
+            return self.reserved_usd
+        return self.estimated_cost_usd if self.is_billed else 0.0
 
 
 class GenerationRow(BaseModel):
@@ -150,6 +181,11 @@ class GenerationRow(BaseModel):
     cost_usd: float
     estimated_cost_usd: float
     avoided_cost_usd: float
+    job_id: str | None = None
+    client_id: str | None = None
+    reserved_usd: float = 0.0
+    owner_id: str | None = None
+    lease_expires_at: datetime | None = None
 
 
 class UserUsage(BaseModel):
@@ -163,7 +199,7 @@ class UserUsage(BaseModel):
     cloud_generations: int
     #: Cost of billed work so far (completed or failed jobs).
     spent_usd: float
-    #: Estimated cost of the user's billed jobs still queued or running.
+    #: Money held for the user's jobs still queued or running (estimates of the billed work they may do).
     reserved_usd: float
 
     @computed_field  # type: ignore[prop-decorator]

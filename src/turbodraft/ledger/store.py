@@ -18,6 +18,7 @@ from turbodraft.ledger.engine import create_ledger_engine
 from turbodraft.ledger.migrate import upgrade_schema
 from turbodraft.ledger.records import (
     ALLOWED_PREDECESSORS,
+    LIVE_STATUSES,
     CostSummary,
     DayTotals,
     GenerationRow,
@@ -47,16 +48,26 @@ _COUNT_TODAY = sa.select(sa.func.count()).where(_TODAYS)
 _BILLED_TODAY = sa.select(
     sa.func.count(),
     sa.func.coalesce(sa.func.sum(t.c.cost_usd), 0.0),
-    sa.func.coalesce(
-        sa.func.sum(
-            sa.case(
-                (t.c.status.in_([JobStatus.QUEUED.value, JobStatus.RUNNING.value]), t.c.estimated_cost_usd),
-                else_=0.0,
-            )
-        ),
-        0.0,
-    ),
 ).where(_TODAYS, t.c.billed == sa.true())
+# Reservations sit on live rows (any target: a free first attempt holds what its billed fallback may spend).
+_RESERVED_TODAY = sa.select(sa.func.coalesce(sa.func.sum(t.c.reserved_usd), 0.0)).where(
+    t.c.user_id == sa.bindparam("user_id"), t.c.status.in_(LIVE_STATUSES), t.c.day == sa.bindparam("day")
+)
+
+
+def _committed_expression(user_id: str, day: str) -> sa.ColumnElement[float]:
+    """Spent plus reserved, as one SQL expression (for the check-and-insert of record_within_budget)."""
+    spent = (
+        sa.select(sa.func.coalesce(sa.func.sum(t.c.cost_usd), 0.0))
+        .where(t.c.user_id == user_id, t.c.day == day, t.c.billed == sa.true())
+        .scalar_subquery()
+    )
+    reserved = (
+        sa.select(sa.func.coalesce(sa.func.sum(t.c.reserved_usd), 0.0))
+        .where(t.c.user_id == user_id, t.c.status.in_(LIVE_STATUSES), t.c.day == day)
+        .scalar_subquery()
+    )
+    return spent + reserved
 
 
 def utc_now() -> datetime:
@@ -188,6 +199,11 @@ class Ledger:
             "cost_usd": cloud_cost_usd(seconds, rate) if seconds else 0.0,
             "estimated_cost_usd": gen.estimated_cost_usd if billed else 0.0,
             "avoided_cost_usd": avoided,
+            "job_id": gen.job_id,
+            "client_id": gen.client_id,
+            "reserved_usd": gen.reservation_usd if not gen.status.terminal else 0.0,
+            "owner_id": gen.owner_id,
+            "lease_expires_at": _as_utc(gen.lease_expires_at) if gen.lease_expires_at else None,
         }
 
     def record(self, gen: NewGeneration) -> bool:
@@ -202,6 +218,26 @@ class Ledger:
             except IntegrityError:
                 return False
             return True
+
+    def record_within_budget(self, gen: NewGeneration, limit_usd: float) -> bool:
+        """Add `gen` only if its reservation fits beside what its user has committed today; False if not.
+
+        The check and the insert are one statement (one transaction on PostgreSQL, behind a per-user advisory
+        lock), so two requests, from one gateway or several, cannot both fit into the same remaining budget.
+        An id already recorded raises IntegrityError: a reserving caller makes its ids up.
+        """
+        values = self._row_values(gen)
+        committed = _committed_expression(gen.user_id, values["day"])
+        amount = float(values["reserved_usd"])
+        columns = list(values)
+        row = sa.select(*[sa.literal(values[c], type_=t.c[c].type) for c in columns]).where(
+            committed + amount <= limit_usd + 1e-9
+        )
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(gen.user_id))))
+            inserted = conn.execute(t.insert().from_select(columns, row)).rowcount
+        return bool(inserted == 1)
 
     def record_many(self, gens: Sequence[NewGeneration]) -> list[bool]:
         """Add several generations in one transaction (one commit): per item, True if it was new.
@@ -236,8 +272,12 @@ class Ledger:
         execution_ms: int | None = None,
         total_ms: int | None = None,
         billed_seconds: int | None = None,
+        then_record: NewGeneration | None = None,
     ) -> bool:
         """Move a job along queued -> running -> completed/failed/cancelled, recording timings and cost.
+
+        A final status releases the row's budget reservation and lease. `then_record` adds the job's next
+        attempt in the same transaction, so its reservation is in place the moment this one's is released.
 
         Returns False when the job already is in that final status (a repeated webhook, say) and nothing
         changed. Raises UnknownGeneration, or InvalidTransition for a move the lifecycle does not allow.
@@ -264,12 +304,18 @@ class Ledger:
             changes["billed_seconds"] = sa.case((t.c.billed, seconds), else_=0)
             changes["cost_usd"] = sa.case((t.c.billed, seconds * t.c.usd_per_second), else_=0.0)
 
+        if status.terminal:
+            changes["reserved_usd"] = 0.0
+            changes["lease_expires_at"] = None
+
         allowed = [s.value for s in ALLOWED_PREDECESSORS[status]]
         statement = (
             t.update().where(t.c.generation_id == generation_id, t.c.status.in_(allowed)).values(changes)
         )
         with self.engine.begin() as conn:
             if conn.execute(statement).rowcount == 1:
+                if then_record is not None:
+                    conn.execute(t.insert(), self._row_values(then_record))
                 return True
             current = conn.execute(sa.select(t.c.status).where(t.c.generation_id == generation_id)).scalar()
         if current is None:
@@ -279,12 +325,72 @@ class Ledger:
             return False
         raise InvalidTransition(generation_id, current_status, status)
 
+    def set_external_id(self, generation_id: str, external_job_id: str) -> None:
+        """Note the provider's job id as soon as it is known, so a crash mid-job can still be reconciled."""
+        statement = (
+            t.update()
+            .where(t.c.generation_id == generation_id, t.c.status.in_(LIVE_STATUSES))
+            .values(external_job_id=external_job_id, updated_at=self._clock())
+        )
+        with self.engine.begin() as conn:
+            conn.execute(statement)
+
+    # --- leases (which gateway runs a live row) ------------------------------------------------------
+
+    def renew_leases(self, owner_id: str, until: datetime) -> int:
+        """Extend the lease of every live row `owner_id` holds; the number renewed."""
+        statement = (
+            t.update()
+            .where(t.c.owner_id == owner_id, t.c.status.in_(LIVE_STATUSES))
+            .values(lease_expires_at=_as_utc(until))
+        )
+        with self.engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def live_rows_not_owned_by(self, owner_id: str, limit: int = 500) -> list[GenerationRow]:
+        """Queued or running rows of other (or no) owners: the candidates for reconciliation."""
+        query = (
+            sa.select(t)
+            .where(t.c.status.in_(LIVE_STATUSES), sa.or_(t.c.owner_id.is_(None), t.c.owner_id != owner_id))
+            .order_by(t.c.created_at)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_to_row(r) for r in conn.execute(query).mappings()]
+
+    def claim(self, generation_id: str, expected_owner: str | None, owner_id: str, until: datetime) -> bool:
+        """Take a live row over from `expected_owner` (None: unowned); False when someone else got there first."""
+        held = t.c.owner_id.is_(None) if expected_owner is None else t.c.owner_id == expected_owner
+        statement = (
+            t.update()
+            .where(t.c.generation_id == generation_id, t.c.status.in_(LIVE_STATUSES), held)
+            .values(owner_id=owner_id, lease_expires_at=_as_utc(until), updated_at=self._clock())
+        )
+        with self.engine.begin() as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
+    def release(self, generation_id: str, owner_id: str) -> bool:
+        """Give a live row up for reconciliation (its owner cannot settle it); its reservation stays held."""
+        statement = (
+            t.update()
+            .where(t.c.generation_id == generation_id, t.c.status.in_(LIVE_STATUSES), t.c.owner_id == owner_id)
+            .values(owner_id=None, lease_expires_at=_as_utc(self._clock()), updated_at=self._clock())
+        )
+        with self.engine.begin() as conn:
+            return bool(conn.execute(statement).rowcount == 1)
+
     # --- reading ---------------------------------------------------------------------------------------
 
     def get(self, generation_id: str) -> GenerationRow | None:
         with self.engine.connect() as conn:
             row = conn.execute(_GET, {"generation_id": generation_id}).mappings().first()
         return _to_row(row) if row is not None else None
+
+    def attempts(self, job_id: str) -> list[GenerationRow]:
+        """Every attempt of a gateway job, first attempt first."""
+        query = sa.select(t).where(t.c.job_id == job_id).order_by(t.c.created_at, t.c.generation_id)
+        with self.engine.connect() as conn:
+            return [_to_row(r) for r in conn.execute(query).mappings()]
 
     def today(self) -> date:
         return _as_utc(self._clock()).date()
@@ -295,7 +401,8 @@ class Ledger:
         params = {"user_id": user_id, "day": day}
         with self.engine.connect() as conn:
             generations = int(conn.execute(_COUNT_TODAY, params).scalar_one())
-            cloud, spent, reserved = conn.execute(_BILLED_TODAY, params).one()
+            cloud, spent = conn.execute(_BILLED_TODAY, params).one()
+            reserved = conn.execute(_RESERVED_TODAY, params).scalar_one()
         return UserUsage(
             user_id=user_id,
             day=date.fromisoformat(day),
@@ -308,21 +415,25 @@ class Ledger:
     def committed_usd_today(self, user_id: str) -> float:
         """Spent plus reserved (in-flight estimates) today: the figure a budget check needs, and only that.
 
-        Cheaper than usage_today: it reads the user's billed rows only, not their (many, free) drafts.
+        Cheaper than usage_today: it reads the user's billed and live rows only, not their (many, free) drafts.
         """
         params = {"user_id": user_id, "day": self.today().isoformat()}
         with self.engine.connect() as conn:
-            _, spent, reserved = conn.execute(_BILLED_TODAY, params).one()
+            _, spent = conn.execute(_BILLED_TODAY, params).one()
+            reserved = conn.execute(_RESERVED_TODAY, params).scalar_one()
         return round(float(spent) + float(reserved), 6)
 
-    def summary(self, days: int = 30) -> CostSummary:
-        """Today, this month (UTC), a per-day series of `days` days ending today, and the savings."""
+    def summary(self, days: int = 30, user_id: str | None = None) -> CostSummary:
+        """Today, this month (UTC), a per-day series of `days` days ending today, and the savings.
+
+        One user's figures when `user_id` is given, else the whole ledger's.
+        """
         if days < 1:
             raise ValueError(f"days must be at least 1, got {days}")
         today = self.today()
         month_start = today.replace(day=1)
         series_start = today - timedelta(days=days - 1)
-        by_day = self._totals_by_day(min(month_start, series_start), today)
+        by_day = self._totals_by_day(min(month_start, series_start), today, user_id)
 
         def period(start: date) -> PeriodTotals:
             return _add(v for d, v in by_day.items() if start <= d <= today)
@@ -348,9 +459,9 @@ class Ledger:
             ),
         )
 
-    def legacy_summary(self) -> LegacyCostSummary:
+    def legacy_summary(self, user_id: str | None = None) -> LegacyCostSummary:
         """GET /costs/summary as the canvas app's client expects it. All generations here are images."""
-        summary = self.summary(days=1)
+        summary = self.summary(days=1, user_id=user_id)
 
         def legacy(p: PeriodTotals) -> LegacyTotals:
             return LegacyTotals(local=p.local_cost_usd, runpod=p.cloud_cost_usd, total=p.total_cost_usd)
@@ -361,7 +472,7 @@ class Ledger:
             breakdown=LegacyBreakdown(image=summary.this_month.total_cost_usd),
         )
 
-    def _totals_by_day(self, first: date, last: date) -> dict[date, PeriodTotals]:
+    def _totals_by_day(self, first: date, last: date, user_id: str | None) -> dict[date, PeriodTotals]:
         completed = t.c.status == JobStatus.COMPLETED.value
         query = (
             sa.select(
@@ -374,6 +485,8 @@ class Ledger:
             .where(t.c.day >= first.isoformat(), t.c.day <= last.isoformat())
             .group_by(t.c.day, t.c.billed)
         )
+        if user_id is not None:
+            query = query.where(t.c.user_id == user_id)
         totals: dict[date, PeriodTotals] = {}
         with self.engine.connect() as conn:
             for day, billed, count, cost, avoided in conn.execute(query):
@@ -401,5 +514,7 @@ def _to_row(row: Mapping[Any, Any]) -> GenerationRow:
     values = dict(row)
     values["created_at"] = _as_utc(values["created_at"])
     values["updated_at"] = _as_utc(values["updated_at"])
+    if values.get("lease_expires_at") is not None:
+        values["lease_expires_at"] = _as_utc(values["lease_expires_at"])
     values["day"] = date.fromisoformat(values["day"])
     return GenerationRow.model_validate(values)

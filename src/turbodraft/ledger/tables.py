@@ -45,10 +45,27 @@ generations = sa.Table(
     sa.Column("cost_usd", sa.Float, nullable=False, server_default="0"),
     sa.Column("estimated_cost_usd", sa.Float, nullable=False, server_default="0"),
     sa.Column("avoided_cost_usd", sa.Float, nullable=False, server_default="0"),
+    # The server-side job an attempt belongs to (its first attempt's id); None for browser reports.
+    sa.Column("job_id", sa.String(64)),
+    # A browser report's own id. Reports live in their own id space (generation_id is derived from the user
+    # and this id), so a report can never take the id of a server attempt or of another user's report.
+    sa.Column("client_id", sa.String(64)),
+    # Money held against the user's daily budget while the row is queued or running: the estimate of the
+    # billed work this attempt, or a later fallback of its job, may still spend.
+    sa.Column("reserved_usd", sa.Float, nullable=False, server_default="0"),
+    # The gateway process running the job and how long its claim lasts without a renewal; a live row whose
+    # lease lapsed (or whose owner is known dead) is reconciled by any gateway.
+    sa.Column("owner_id", sa.String(64)),
+    sa.Column("lease_expires_at", sa.DateTime(timezone=True)),
     # Both indexes cover their queries (no table lookups), so budget checks and summaries stay fast when a
     # user makes thousands of drafts a day.
     sa.Index("ix_generations_day", "day", "billed", "status", "cost_usd", "avoided_cost_usd"),
     sa.Index(
         "ix_generations_user_day", "user_id", "day", "billed", "status", "cost_usd", "estimated_cost_usd"
     ),
+    # Reservations: few live rows among a user's many finished ones.
+    sa.Index("ix_generations_user_live", "user_id", "status", "day", "reserved_usd"),
+    # Reconciliation scans live rows by lease.
+    sa.Index("ix_generations_lease", "status", "lease_expires_at", "owner_id"),
+    sa.Index("ix_generations_job", "job_id"),
 )
