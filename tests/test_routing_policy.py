@@ -172,8 +172,16 @@ CASES = [
          plan=(SERVER, RUNPOD), why="has no img2img"),
     Case("draft-img2img-when-the-server-model-lacks-img2img-goes-to-cloud", {**DRAFT, "img2img": True},
          config={"server_variant": "sd-turbo-fp32"}, plan=(RUNPOD,), why="server's sd-turbo-fp32 model"),
-    Case("draft-on-cloud-is-not-held-to-the-budget", DRAFT, INCAPABLE, config={"server_enabled": False},
-         budget={"daily_budget_usd": 0.0, "spent_today_usd": 0.0}, plan=(RUNPOD,)),
+    Case("billed-draft-over-budget-is-refused", DRAFT, INCAPABLE, config={"server_enabled": False},
+         budget={"daily_budget_usd": 0.0, "spent_today_usd": 0.0}, refusal=RefusalCode.OVER_BUDGET,
+         why="this draft would cost about"),
+    Case("billed-draft-fallback-over-budget-is-left-out", DRAFT, INCAPABLE,
+         budget={"daily_budget_usd": 0.0}, plan=(SERVER,)),
+    Case("billed-draft-within-budget-goes-to-runpod", DRAFT, INCAPABLE, config={"server_enabled": False},
+         budget={"daily_budget_usd": 1.0, "spent_today_usd": 0.5}, plan=(RUNPOD,)),
+    Case("free-draft-on-local-runpod-server-ignores-budget", DRAFT, INCAPABLE,
+         config={"server_enabled": False, "runpod_cloud": False}, budget={"daily_budget_usd": 0.0},
+         plan=(RUNPOD,)),
     Case("draft-without-runpod-key-falls-back-to-local-runpod-server", DRAFT, INCAPABLE,
          config={"server_enabled": False,
          "runpod_cloud": False}, plan=(RUNPOD,), why="local RunPod-compatible"),
@@ -216,6 +224,8 @@ CASES = [
          refusal=RefusalCode.CLOUD_UNAVAILABLE),
     Case("cloud-final-over-budget-is-refused", {**FINAL, "mode": "cloud"}, budget={"daily_budget_usd": 0.0},
          refusal=RefusalCode.OVER_BUDGET),
+    Case("cloud-draft-over-budget-is-refused", {**DRAFT, "mode": "cloud", "width": 2048, "height": 2048,
+         "steps": 150}, budget={"daily_budget_usd": 0.01}, refusal=RefusalCode.OVER_BUDGET, why="daily budget"),
 ]
 # fmt: on
 

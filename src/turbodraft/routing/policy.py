@@ -1,7 +1,9 @@
 """The routing policy: a pure function from (request, capabilities, health, budget, config) to a plan.
 
 Drafts: browser when capable and its model is ready, else the server target, else the cloud.
-Finals: RunPod (the local RunPod-compatible server when no key is configured), within the daily budget.
+Finals: RunPod (the local RunPod-compatible server when no key is configured).
+Budget: a billed step (RunPod proper), draft or final, must fit in what is left of the user's daily budget; one
+that does not is left out (a draft then keeps its free targets), and a plan with nothing else is refused.
 mode=local keeps to the free targets (browser, server); mode=cloud keeps to RunPod; either is refused with
 reasons when its targets cannot serve the request.
 """
@@ -104,6 +106,9 @@ def _refusal(request: GenerationRequest, unavailable: list[_Unavailable]) -> Ref
         )
     if len(unavailable) == 1:
         return Refusal(code=unavailable[0].code, reason=f"{what} refused ({why})")
+    if any(u.code is RefusalCode.OVER_BUDGET for u in unavailable):
+        # The budget is what the user can act on: without it the cloud would have served the request.
+        return Refusal(code=RefusalCode.OVER_BUDGET, reason=f"{what} refused: over the daily budget ({why})")
     return Refusal(code=RefusalCode.NO_TARGET, reason=f"no target can serve this {what} ({why})")
 
 
@@ -259,13 +264,13 @@ def _runpod(
 
     cost = cloud_cost_usd(billed_seconds, config.usd_per_second)
     remaining = budget.remaining_usd
-    # Only finals are held to the budget: drafts are meant to stay frictionless. The tolerance keeps a
-    # final that exactly uses up the budget from being refused over float noise.
-    if request.priority is Priority.FINAL and remaining is not None and cost > remaining + 1e-9:
+    # Everything billed is held to the budget, drafts included: a large draft on RunPod costs as much as a
+    # final. The tolerance keeps a request that exactly uses up the budget from being refused over float noise.
+    if remaining is not None and cost > remaining + 1e-9:
         return _Unavailable(
             Target.RUNPOD,
-            f"this final would cost about ${cost:.4f} and only ${remaining:.4f} of the "
-            f"${budget.daily_budget_usd:.2f} daily budget is left",
+            f"this {request.priority.value} would cost about ${cost:.4f} on RunPod and only ${remaining:.4f} "
+            f"of the ${budget.daily_budget_usd:.2f} daily budget is left",
             RefusalCode.OVER_BUDGET,
         )
     return RouteStep(

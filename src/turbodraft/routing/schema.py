@@ -73,7 +73,7 @@ class LocalModelState(StrEnum):
 class RefusalCode(StrEnum):
     LOCAL_UNAVAILABLE = "local-unavailable"  # mode=local and neither browser nor server can serve it
     CLOUD_UNAVAILABLE = "cloud-unavailable"  # RunPod disabled or unhealthy
-    OVER_BUDGET = "over-budget"  # a billed final beyond the user's daily budget
+    OVER_BUDGET = "over-budget"  # billed work (draft or final) beyond the user's daily budget
     NO_TARGET = "no-target"  # nothing at all can serve the request
 
 
