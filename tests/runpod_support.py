@@ -24,6 +24,8 @@ FAST_CONFIG = LocalRunPodConfig(
     workers=2,
     min_execution_timeout_ms=50,
     sweep_interval_s=0.05,
+    fault_injection=True,
+    keep_inputs=True,
 )
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05)
 FAST_POLL = PollPolicy(initial_s=0.02, max_s=0.1, multiplier=1.5)

@@ -361,7 +361,9 @@ async def test_http_faults_hit_only_the_counted_requests(
 async def test_faults_can_be_added_over_http_while_running(
     http: httpx.AsyncClient, endpoint: RunningEndpoint
 ) -> None:
-    added = await http.post(f"{endpoint.origin}/_local/faults", json={"kind": "http_500", "ops": ["health"]})
+    added = await http.post(
+        f"{endpoint.origin}/_local/faults", json={"kind": "http_500", "ops": ["health"]}, headers=AUTH
+    )
     assert added.status_code == 200
     assert (await http.get(f"{endpoint.url}/health", headers=AUTH)).status_code == 500
 
@@ -371,7 +373,7 @@ async def test_stats_endpoint_reports_submissions_and_billing(
 ) -> None:
     job_id = await submit(http, endpoint, {"sleep_s": 0.05})
     await wait_final(http, endpoint, job_id)
-    stats = (await http.get(f"{endpoint.origin}/_local/stats")).json()
+    stats = (await http.get(f"{endpoint.origin}/_local/stats", headers=AUTH)).json()
     assert stats["submit_requests"] == {"run": 1}
     assert stats["jobs_created"] == 1
     assert stats["billing"][0]["job_id"] == job_id

@@ -33,6 +33,12 @@ def runpod_local(
         None, "--api-key", envvar="TURBODRAFT_RUNPOD_LOCAL_KEY", help="Require this key (Bearer or bare)."
     ),
     cold_start_s: float = typer.Option(0.0, "--cold-start", min=0.0, help="Simulated worker boot, seconds."),
+    faults: bool = typer.Option(
+        False,
+        "--faults",
+        metavar="",
+        help="Serve POST/DELETE /_local/faults (fault injection for client tests), behind the same key as /v2/.",
+    ),
 ) -> None:
     """Serve the RunPod Serverless API (/v2/{endpoint_id}/run, /status, ...) for any endpoint id."""
     if not _is_loopback(host) and api_key is None:
@@ -43,9 +49,13 @@ def runpod_local(
     except HandlerError as exc:
         console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
-    config = LocalRunPodConfig(api_key=api_key, workers=workers, cold_start_s=cold_start_s)
+    config = LocalRunPodConfig(
+        api_key=api_key, workers=workers, cold_start_s=cold_start_s, fault_injection=faults
+    )
     url = f"http://{host}:{port}/v2/local"
     console.print(f"RunPod-compatible endpoint on [bold]{url}[/bold] (any endpoint id)  handler: {handler}")
+    if faults:
+        console.print("fault injection on: POST /_local/faults", soft_wrap=True)
     serve(LocalRunPod(config, job_handler), host=host, port=port)
 
 

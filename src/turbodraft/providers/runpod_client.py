@@ -12,6 +12,10 @@ Billing. RunPod bills worker seconds, rounded up; a worker also bills its boot a
 reports. The result carries the per-job share the API exposes: ``billed_seconds`` is executionTime rounded
 up to whole seconds (0 when the job never ran) and ``cost_usd`` is that times the endpoint's $/s rate. Cold
 start time is reported (``delay_ms``, which also holds queueing) but not billed here.
+
+Final states come from /status only. A /cancel reply says nothing of the output or the seconds billed, so after a
+cancel the client reads /status; when RunPod stops answering, the result is *unsettled* (``settled`` is False:
+the job may still run, or have completed and billed) and :meth:`RunPodClient.settle` asks again later.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import contextlib
 import math
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -234,6 +239,13 @@ class RunPodResult:
     def ok(self) -> bool:
         return self.status is JobState.COMPLETED and self.images is not None and self.error_kind is None
 
+    @property
+    def settled(self) -> bool:
+        """False while RunPod has not told the job's final state: it may still run, or have run and billed."""
+        if self.status is None or self.status.is_final:
+            return True
+        return self.error_kind is ErrorKind.JOB_LOST
+
 
 @dataclass
 class _Trace:
@@ -349,12 +361,15 @@ class RunPodClient:
         policy: JobPolicy | None = None,
         sync_wait_ms: int | None = None,
         abort: asyncio.Event | None = None,
+        on_submitted: Callable[[str], Awaitable[None]] | None = None,
     ) -> RunPodResult:
         """Submit, follow to a final state within ``timeout_s``, and normalise the output. Never raises for
         the job's own failures: they come back as a result with ``error_kind`` set.
 
-        ``abort`` (set when the user supersedes the request) cancels the job and returns its CANCELLED result.
-        Cancelling the calling task also cancels the job on RunPod before the CancelledError propagates.
+        ``abort`` (set when the user supersedes the request) cancels the job and returns its CANCELLED result,
+        with the execution time RunPod reports after the cancel. ``on_submitted`` is awaited with RunPod's job id
+        as soon as the submission is answered (so a caller can record it before the job ends). Cancelling the
+        calling task also cancels the job on RunPod before the CancelledError propagates.
         """
         trace = _Trace()
         deadline = trace.started + timeout_s
@@ -372,6 +387,8 @@ class RunPodClient:
         except RunPodError as exc:
             return self._result(trace, None, ErrorKind.SUBMIT_FAILED, str(exc))
         try:
+            if on_submitted is not None:
+                await on_submitted(job.id)
             final, kind, error = await self._follow(job, deadline, abort, trace)
         except asyncio.CancelledError:
             await asyncio.shield(self._cancel_quietly(job.id, trace))
@@ -417,16 +434,77 @@ class RunPodClient:
     async def _stop(
         self, current: JobStatus, kind: ErrorKind, reason: str, trace: _Trace
     ) -> tuple[JobStatus, ErrorKind | None, str | None]:
-        """Cancel the job, then read its final state: it may have completed meanwhile (a success then)."""
+        """Cancel the job, then read its final state from /status: it may have completed meanwhile (a success
+        then). The /cancel reply is never taken as the answer: it carries no output and no execution time."""
         cancelled = await self._cancel_quietly(current.id, trace)
         if cancelled is None:
             return current, kind, f"{reason}; the cancel was not confirmed, the job may still run"
-        deadline = time.monotonic() + self._cancel_timeout_s
-        with contextlib.suppress(RunPodError):
-            cancelled = await self.status(current.id, deadline=deadline, _trace=trace)
-        if cancelled.state is JobState.COMPLETED:
-            return cancelled, None, None
-        return cancelled, kind, reason
+        final = await self._final_status(current.id, time.monotonic() + self._cancel_timeout_s, trace)
+        if final is None:
+            return current, kind, f"{reason}; RunPod did not report the final state after the cancel"
+        if final.state is JobState.COMPLETED:
+            return final, None, None
+        return final, kind, reason
+
+    async def _final_status(self, job_id: str, deadline: float, trace: _Trace) -> JobStatus | None:
+        """/status until it reports a final state, or None when the deadline comes first."""
+        delay = self._poll.initial_s
+        while True:
+            try:
+                answer = await self.status(job_id, deadline=deadline, _trace=trace)
+            except JobNotFoundError:
+                return None
+            except RunPodError:
+                answer = None
+            if answer is not None and answer.state.is_final:
+                return answer
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            await asyncio.sleep(min(self._jittered(delay, self._poll.jitter), remaining))
+            delay = min(delay * self._poll.multiplier, self._poll.max_s)
+
+    async def settle(self, job_id: str, *, timeout_s: float, cancel: bool = True) -> RunPodResult:
+        """The final state of a job known by id (one whose follower gave up, or whose gateway died).
+
+        Asks /status; a job still queued or running is cancelled first when ``cancel`` (nobody is waiting for
+        it any more). Unsettled again when RunPod does not answer within ``timeout_s``.
+        """
+        trace = _Trace()
+        deadline = trace.started + timeout_s
+        try:
+            current = await self.status(job_id, deadline=deadline, _trace=trace)
+        except JobNotFoundError as exc:
+            return self._lost(trace, job_id, f"job {job_id} is unknown to RunPod ({exc}): TTL, purge or retention")
+        except RunPodError as exc:
+            unknown = JobStatus(id=job_id, state=JobState.IN_PROGRESS)
+            return self._result(trace, unknown, ErrorKind.STATUS_FAILED, f"no final state from RunPod: {exc}")
+        if current.state.is_final:
+            return await self._conclude(trace, current, None, None)
+        if cancel:
+            final, kind, error = await self._stop(current, ErrorKind.ABORTED, "settled by cancelling", trace)
+            return await self._conclude(trace, final, kind, error)
+        final_status = await self._final_status(job_id, deadline, trace)
+        if final_status is None:
+            return self._result(trace, current, ErrorKind.STATUS_FAILED, "RunPod did not report a final state")
+        return await self._conclude(trace, final_status, None, None)
+
+    def _lost(self, trace: _Trace, job_id: str, error: str) -> RunPodResult:
+        return RunPodResult(
+            job_id=job_id,
+            status=None,
+            images=None,
+            raw_output=None,
+            error=error,
+            error_kind=ErrorKind.JOB_LOST,
+            delay_ms=None,
+            execution_ms=None,
+            billed_seconds=0,
+            cost_usd=Decimal("0"),
+            attempts=trace.attempts,
+            requests=trace.requests,
+            elapsed_s=time.monotonic() - trace.started,
+        )
 
     async def _cancel_quietly(self, job_id: str, trace: _Trace) -> JobStatus | None:
         deadline = time.monotonic() + self._cancel_timeout_s

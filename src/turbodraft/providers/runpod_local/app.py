@@ -1,5 +1,6 @@
 """The local RunPod-compatible HTTP API: the serverless endpoints under /v2/{endpoint_id}/, faithfully enough
-that a client differs only in its base URL, plus test-only /_local/ endpoints for bookkeeping and faults."""
+that a client differs only in its base URL, plus /_local/ endpoints for bookkeeping (always) and fault injection
+(only with ``fault_injection``), both behind the same key as /v2/."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ class LocalRunPod:
         self.store = JobStore(
             result_retention_s=self.config.result_retention_s,
             runsync_retention_s=self.config.runsync_retention_s,
+            keep_inputs=self.config.keep_inputs,
+            max_billing_records=self.config.max_billing_records,
         )
         self._pool: WorkerPool | None = None
         routes = [
@@ -68,9 +71,12 @@ class LocalRunPod:
             Route("/v2/{endpoint_id}/purge-queue", self._purge_queue, methods=["POST"]),
             Route("/v2/{endpoint_id}/health", self._health, methods=["GET"]),
             Route("/_local/stats", self._stats, methods=["GET"]),
-            Route("/_local/faults", self._add_fault, methods=["POST"]),
-            Route("/_local/faults", self._clear_faults, methods=["DELETE"]),
         ]
+        if self.config.fault_injection:
+            routes += [
+                Route("/_local/faults", self._add_fault, methods=["POST"]),
+                Route("/_local/faults", self._clear_faults, methods=["DELETE"]),
+            ]
         inner = Starlette(routes=routes, lifespan=self._lifespan)
         self.app: ASGIApp = _FaultMiddleware(_AuthMiddleware(inner, self.config.api_key), self.faults)
 
@@ -225,6 +231,9 @@ class LocalRunPod:
         )
 
     async def _add_fault(self, request: Request) -> Response:
+        # JSON only: a form or text/plain POST is what a web page can send without a CORS preflight.
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return _error("send the fault as application/json", 415)
         try:
             body: Any = await request.json()
             fault = Fault(
@@ -252,7 +261,7 @@ class _AuthMiddleware:
         self._key = api_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._key is not None and scope["path"].startswith("/v2/"):
+        if scope["type"] == "http" and self._key is not None and scope["path"].startswith(("/v2/", "/_local/")):
             header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1").strip()
             token = header[7:].strip() if header.lower().startswith("bearer ") else header
             if token != self._key:

@@ -26,6 +26,14 @@ class LocalRunPodConfig:
     runsync_default_wait_ms: int = 90_000
     max_run_bytes: int = 10 * 1024 * 1024
     max_runsync_bytes: int = 20 * 1024 * 1024
+    #: Serve POST/DELETE /_local/faults (behind the same key as /v2/). Off unless asked for: on the gateway's
+    #: embedded server it would let anything that reaches the port make every final fail.
+    fault_injection: bool = False
+    #: Keep every job's input for tests to audit (Bookkeeping.job_inputs); off, inputs (img2img images
+    #: included) are dropped as soon as a job is done with them, so memory does not grow with each job.
+    keep_inputs: bool = False
+    #: How many billing records the bookkeeping keeps (the newest).
+    max_billing_records: int = 10_000
     #: How often expired results and TTLs are swept (they are also checked on every read).
     sweep_interval_s: float = 0.5
 

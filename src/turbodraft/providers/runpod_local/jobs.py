@@ -11,6 +11,7 @@ import math
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,6 +96,8 @@ class JobStore:
         result_retention_s: float,
         runsync_retention_s: float,
         clock: Callable[[], float] = time.monotonic,
+        keep_inputs: bool = False,
+        max_billing_records: int = 10_000,
     ) -> None:
         self._jobs: dict[str, Job] = {}
         self._retention_s = result_retention_s
@@ -102,8 +105,10 @@ class JobStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._submit_requests: dict[str, int] = {}
+        self._keep_inputs = keep_inputs
         self._job_inputs: dict[str, dict[str, Any]] = {}
-        self._billing: list[BillingRecord] = []
+        self._jobs_created = 0
+        self._billing: deque[BillingRecord] = deque(maxlen=max_billing_records)
         self.completed = 0
         self.failed = 0
         self.retried = 0
@@ -128,7 +133,9 @@ class JobStore:
         )
         with self._lock:
             self._jobs[job.id] = job
-            self._job_inputs[job.id] = job_input
+            self._jobs_created += 1
+            if self._keep_inputs:
+                self._job_inputs[job.id] = job_input
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -172,6 +179,9 @@ class JobStore:
         if status is not JobState.COMPLETED:
             # Tell a still-running handler to stop: nothing after this moment is billed.
             job.cancel_flag.set()
+        if status in (JobState.COMPLETED, JobState.CANCELLED):
+            # Only /retry (of FAILED or TIMED_OUT jobs) needs the input again; an img2img input is megabytes.
+            job.input = {}
         job.stopped.set()
         job.done.set()
 
@@ -210,7 +220,7 @@ class JobStore:
         with self._lock:
             return Bookkeeping(
                 submit_requests=dict(self._submit_requests),
-                jobs_created=len(self._job_inputs),
+                jobs_created=self._jobs_created,
                 job_inputs=dict(self._job_inputs),
                 billing=tuple(self._billing),
             )
