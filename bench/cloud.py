@@ -181,7 +181,7 @@ def servers(handler: str, data_dir: Path) -> Iterator[tuple[str, str]]:
 
 
 def gateway_body(job_input: dict[str, Any]) -> dict[str, Any]:
-    """The /v1/jobs body that makes the gateway send exactly `job_input` (see JobManager._run_runpod)."""
+    """The /v1/jobs body that makes the gateway send exactly `job_input` (see gateway.jobs.runpod_input)."""
     return {
         "prompt": job_input["prompt"],
         "priority": "final",

@@ -10,7 +10,7 @@ repeating one *unit* as fast as the answers come:
 Every HTTP request counts once in `req_per_s` and in the latency percentiles (`p50_ms`, `p99_ms`); the
 per-endpoint figures are beside them. Requests come from `users` rotating user ids, so the per-user rate
 limiter (on, at its default) and the budget code paths run as in production. Afterwards the ledger is
-read back (GET /v1/costs) to check that every acknowledged write is there.
+read back (GET /v1/costs?scope=all: every user's) to check that every acknowledged write is there.
 
 The client is a minimal asyncio HTTP/1.1 client rather than httpx: on a 2-core machine the load generator
 shares the CPU with the gateway, and httpx would spend more CPU per request than the gateway does.
@@ -214,7 +214,7 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float = 
 
 
 def ledger_local_count(url: str) -> int:
-    with urllib.request.urlopen(f"{url}/v1/costs?days=1", timeout=30) as response:
+    with urllib.request.urlopen(f"{url}/v1/costs?days=1&scope=all", timeout=30) as response:
         summary = json.load(response)
     return int(summary["today"]["local_count"])
 
@@ -225,7 +225,10 @@ def run(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="turbodraft-bench-") as data_dir:
-        env = {**os.environ, "TURBODRAFT_CONFIG": str(Path(data_dir) / "none.toml")}
+        # An empty config file: a turbodraft.toml in the working directory must not change the measurement.
+        empty = Path(data_dir) / "none.toml"
+        empty.write_text("")
+        env = {**os.environ, "TURBODRAFT_CONFIG": str(empty)}
         command = [
             sys.executable, "-m", "turbodraft", "serve", "--host", "127.0.0.1", "--port", str(port),
             "--data-dir", data_dir, "--no-access-log", "--log-level", "warning",

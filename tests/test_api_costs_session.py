@@ -15,6 +15,7 @@ from turbodraft.cli import app as cli
 #: 8 s at $0.00019/s: what the final would have cost on RunPod; a draft 2 s.
 FINAL_AVOIDED = 8 * 0.00019
 DRAFT_AVOIDED = 2 * 0.00019
+ADA = {"X-User-Id": "ada"}
 
 
 def session(tmp_path: Path) -> None:
@@ -27,7 +28,7 @@ def session(tmp_path: Path) -> None:
         job = client.post(
             "/v1/jobs", json={"prompt": "a harbour", "priority": "final"}, headers={"X-User-Id": "ada"}
         )
-        assert finished(client, job.json()["id"])["status"] == "completed"
+        assert finished(client, job.json()["id"], ADA)["status"] == "completed"
 
 
 def check(summary: dict[str, object]) -> None:
@@ -45,7 +46,7 @@ def check(summary: dict[str, object]) -> None:
 def test_the_session_shows_in_v1_costs_and_survives_a_restart(tmp_path: Path) -> None:
     session(tmp_path)
     with api(tmp_path) as client:  # a new app on the same data dir
-        check(client.get("/v1/costs").json())
+        check(client.get("/v1/costs", headers=ADA).json())
 
 
 def test_the_session_shows_in_turbodraft_costs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -35,8 +35,8 @@ def client(tmp_path: Path) -> Iterator[httpx.Client]:
         yield c
 
 
-def finished(client: httpx.Client, job_id: str) -> dict[str, Any]:
-    body: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", params={"wait": 20000}).json()
+def finished(client: httpx.Client, job_id: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = client.get(f"/v1/jobs/{job_id}", params={"wait": 20000}, headers=headers).json()
     assert body["status"] in ("completed", "failed", "cancelled"), body
     return body
 

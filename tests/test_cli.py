@@ -56,8 +56,10 @@ def test_serve_refuses_a_public_bind_without_a_token(tmp_path: Path) -> None:
     assert "no API token is configured" in result.output
 
 
-def test_a_public_bind_is_allowed_once_a_token_is_configured(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, api_tokens=["s3cret"])  # type: ignore[list-item]
+def test_a_public_bind_is_allowed_with_a_token_and_host_names(tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path, api_tokens=["s3cret"], allowed_hosts=["draft.example.com"]  # type: ignore[list-item]
+    )
     check_bind_allowed("0.0.0.0", settings)
 
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -19,6 +23,14 @@ DEFAULT_CONFIG_FILE = Path("turbodraft.toml")
 
 #: The repository's web build, used when running from a checkout (editable install).
 _REPO_WEB_DIST = Path(__file__).resolve().parents[2] / "web" / "dist"
+
+#: The user part of a `user:secret` token; the same alphabet as an X-User-Id.
+_TOKEN_USER = re.compile(r"^[A-Za-z0-9._@:-]{1,128}$")
+
+
+class ConfigFileError(ValueError):
+    """TURBODRAFT_CONFIG names a file that is not there (a typo would otherwise run on silent defaults)."""
+
 
 #: RunPod's 24 GB flex tier (L4/A5000/3090) in USD per second, the cheapest tier that holds SDXL comfortably.
 DEFAULT_GPU_USD_PER_SECOND = 0.00019
@@ -46,6 +58,13 @@ class Settings(BaseSettings):
     web_dir: Path = _REPO_WEB_DIST
     #: Bearer tokens accepted by the gateway; required before binding a non-loopback address.
     api_tokens: list[SecretStr] = Field(default_factory=list)
+    #: Host names (the Host header, without the port) the gateway answers besides the loopback names, which
+    #: are always allowed; "*.example.com" matches subdomains, "*" turns the check off. Binding a
+    #: non-loopback address needs at least one, so a DNS-rebound page cannot reach the API.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Signs the capability handles the orchestrator API hands out (job ids and image URLs that work without
+    #: naming the user). Default: a random key kept in data_dir; set one shared key for several gateways.
+    signing_key: SecretStr | None = None
 
     # --- RunPod -----------------------------------------------------------------------------------------
     #: Without a key (and endpoint id) finals go to the local RunPod-compatible server instead.
@@ -96,6 +115,51 @@ class Settings(BaseSettings):
     runpod_local_embedded: bool = True
     #: The embedded local server's job handler (providers.handlers names, or module:function).
     runpod_local_handler: str = "sd-turbo"
+    #: A running job's ledger row is leased to the gateway running it and renewed while it runs; a job whose
+    #: lease lapses (its gateway died) is reconciled by the next reconciliation pass: asked of RunPod, or
+    #: failed, and its budget reservation released.
+    job_lease_s: float = Field(default=30.0, ge=1, le=3600)
+
+    @field_validator("api_tokens")
+    @classmethod
+    def _usable_tokens(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        for index, token in enumerate(tokens):
+            value = token.get_secret_value()
+            where = f"token #{index + 1}"
+            if not value.strip():
+                raise ValueError(f"{where} is empty or blank; every token needs a secret")
+            if value != value.strip():
+                raise ValueError(f"{where} has leading or trailing whitespace, which no client would send")
+            user, sep, secret = value.partition(":")
+            if sep and not user:
+                raise ValueError(f"{where} starts with ':'; write 'user:secret' or a plain service token")
+            if sep and _TOKEN_USER.match(user) and not secret.strip():
+                raise ValueError(f"{where} binds user {user!r} but has an empty secret; write '{user}:<secret>'")
+        return tokens
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        # From the environment: a JSON list, or (friendlier) names separated by commas.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        cleaned = [h.strip().lower() for h in hosts]
+        for host in cleaned:
+            wildcard_ok = host == "*" or "*" not in host or (host.startswith("*.") and "*" not in host[1:])
+            bracketed = host.startswith("[") and host.endswith("]")  # an IPv6 literal, as in a Host header
+            if not host or any(c in host for c in "/ ") or (":" in host and not bracketed) or not wildcard_ok:
+                raise ValueError(
+                    f"{host!r} is not a host name (write e.g. draft.example.com or *.example.com, without a port)"
+                )
+        return cleaned
 
     @field_validator("runpod_base_url", "runpod_local_base_url")
     @classmethod
@@ -118,7 +182,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = Path(os.environ.get("TURBODRAFT_CONFIG", DEFAULT_CONFIG_FILE))
+        named = os.environ.get("TURBODRAFT_CONFIG")
+        toml_file = Path(named) if named else DEFAULT_CONFIG_FILE
+        if named and not toml_file.is_file():
+            raise ConfigFileError(
+                f"TURBODRAFT_CONFIG names {toml_file}, which is not a file; fix the path or unset TURBODRAFT_CONFIG"
+            )
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
 
     @cached_property

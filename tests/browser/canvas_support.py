@@ -39,7 +39,7 @@ class CanvasGateway:
         return self.running.url
 
     def costs(self) -> dict[str, Any]:
-        response = httpx.get(f"{self.url}/v1/costs?days=1", timeout=30)
+        response = httpx.get(f"{self.url}/v1/costs?days=1&scope=all", timeout=30)
         response.raise_for_status()
         summary: dict[str, Any] = response.json()
         return summary

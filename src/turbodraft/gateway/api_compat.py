@@ -7,6 +7,11 @@
     GET  /queue/status       job counts and the server target's queue
     GET  /costs/summary      {today: {local, runpod, total}, this_month: {...}, breakdown: {text, image, ...}}
 
+Ownership: the old client does not name its user when it polls or shows an image, so `job_id` here is a
+capability handle (`<id>.<signature>`, handles.py) that reads that one job and its image for whoever holds it;
+the bare id works only for the job's owner (X-User-Id or `?user_id=`). `/queue/status` and `/costs/summary` show
+the caller's own jobs and costs; `?scope=all` (a service token) the whole gateway's.
+
 Mapping: `priority` "draft"/"final" is taken as is; the old levels ("low", "normal", "high", "urgent") and
 a missing priority follow `model` (an "sd-turbo..." model means a draft, anything else a final). `result` is
 the absolute URL of the PNG (GET /v1/jobs/{id}/image); `cost` is USD; `provider` is "runpod" for RunPod
@@ -20,15 +25,15 @@ import asyncio
 import re
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from turbodraft.gateway import deps
-from turbodraft.gateway.api_v1 import ERRORS, image_url, job_spec
+from turbodraft.gateway.api_v1 import ERRORS, Scope, find_job, image_url, job_spec
 from turbodraft.gateway.errors import ApiError
 from turbodraft.gateway.jobs import Job, JobSpec, StoredJob
 from turbodraft.gateway.schemas import MAX_PROMPT_CHARS, JobCreate
-from turbodraft.gateway.security import USER_HEADER, USER_ID_PATTERN, require_token, resolve_user
+from turbodraft.gateway.security import USER_HEADER, USER_ID_PATTERN, check_scope, require_token, resolve_user
 from turbodraft.gateway.services import Services
 from turbodraft.ledger import JobStatus, LegacyCostSummary
 from turbodraft.routing import Mode, Priority, Target
@@ -117,16 +122,22 @@ def _provider(target: Target | None, billed: bool) -> Literal["local", "runpod"]
     return "runpod" if target is Target.RUNPOD and billed else "local"
 
 
-def _absolute(request: Request, job_id: str) -> str:
-    return str(request.base_url).rstrip("/") + image_url(job_id)
+def _absolute(request: Request, handle: str) -> str:
+    return str(request.base_url).rstrip("/") + image_url(handle)
+
+
+def _handle(request: Request, job_id: str) -> str:
+    services: Services = request.app.state.services
+    return services.signer.handle(job_id)
 
 
 def legacy_job(request: Request, job: Job) -> LegacyJob:
     billed = bool(job.step and job.step.billed)
+    handle = _handle(request, job.id)
     return LegacyJob(
-        job_id=job.id,
+        job_id=handle,
         status=_STATUS[job.status],
-        result=_absolute(request, job.id) if job.has_image else None,
+        result=_absolute(request, handle) if job.has_image else None,
         cost=job.cost_usd,
         provider=_provider(job.target, billed),
         processing_time=round(job.total_ms / 1000, 3) if job.total_ms is not None else None,
@@ -135,16 +146,22 @@ def legacy_job(request: Request, job: Job) -> LegacyJob:
 
 
 def legacy_stored(request: Request, stored: StoredJob) -> LegacyJob:
-    row = stored.row
+    row, last = stored.row, stored.last
+    handle = _handle(request, row.generation_id)
+    total_ms = sum(a.total_ms or 0 for a in stored.attempts)
     return LegacyJob(
-        job_id=row.generation_id,
-        status=_STATUS[row.status],
-        result=_absolute(request, row.generation_id) if stored.has_image else None,
-        cost=row.cost_usd,
-        provider=_provider(row.target, row.billed),
-        processing_time=round(row.total_ms / 1000, 3) if row.total_ms is not None else None,
-        error=row.error,
+        job_id=handle,
+        status=_STATUS[stored.status],
+        result=_absolute(request, handle) if stored.has_image else None,
+        cost=round(sum(a.cost_usd for a in stored.attempts), 6),
+        provider=_provider(last.target, last.billed),
+        processing_time=round(total_ms / 1000, 3) if total_ms else None,
+        error=last.error if last.status is not JobStatus.COMPLETED else None,
     )
+
+
+def _caller(request: Request, user_id: str | None) -> str:
+    return resolve_user(request, user_id or request.headers.get(USER_HEADER))
 
 
 def _spec(body: GenerateImage, services: Services) -> JobSpec:
@@ -171,20 +188,26 @@ async def generate_image(body: GenerateImage, request: Request, services: Servic
 
 @router.get("/job/{job_id}", response_model=LegacyJob, summary="A job (orchestrator API)")
 async def get_job(
-    job_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$")], request: Request, services: ServicesDep
+    job_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$")],
+    request: Request,
+    services: ServicesDep,
+    user_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN, description="The job's owner.")] = None,
 ) -> LegacyJob:
-    job = services.jobs.get(job_id)
-    if job is not None:
-        return legacy_job(request, job)
-    stored = await services.jobs.stored(job_id)
-    if stored is None:
-        raise ApiError(404, "not_found", f"no job {job_id!r}")
-    return legacy_stored(request, stored)
+    found = await find_job(services, job_id, _caller(request, user_id))
+    if isinstance(found, StoredJob):
+        return legacy_stored(request, found)
+    return legacy_job(request, found)
 
 
 @router.get("/queue/status", response_model=QueueStatus, summary="Queue counts (orchestrator API)")
-async def queue_status(services: ServicesDep) -> QueueStatus:
-    counts = services.jobs.counts()
+async def queue_status(
+    request: Request,
+    services: ServicesDep,
+    scope: Scope = "own",
+    user_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN, description="Whose jobs.")] = None,
+) -> QueueStatus:
+    everyone = check_scope(request, scope)
+    counts = services.jobs.counts(None if everyone else _caller(request, user_id))
     stats = services.server.stats() if services.server is not None else None
     return QueueStatus(
         queued=counts["queued"],
@@ -200,5 +223,12 @@ async def queue_status(services: ServicesDep) -> QueueStatus:
 
 
 @router.get("/costs/summary", response_model=LegacyCostSummary, summary="Costs in USD (orchestrator API)")
-async def costs_summary(services: ServicesDep) -> LegacyCostSummary:
-    return await asyncio.to_thread(services.ledger.legacy_summary)
+async def costs_summary(
+    request: Request,
+    services: ServicesDep,
+    scope: Scope = "own",
+    user_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN, description="Whose costs.")] = None,
+) -> LegacyCostSummary:
+    everyone = check_scope(request, scope)
+    owner = None if everyone else _caller(request, user_id)
+    return await asyncio.to_thread(services.ledger.legacy_summary, owner)

@@ -1,4 +1,8 @@
-"""The versioned API for the new flow: routing plans, server-side jobs, browser usage reports, costs."""
+"""The versioned API for the new flow: routing plans, server-side jobs, browser usage reports, costs.
+
+Every job, image, usage row and figure belongs to the user who made it (X-User-Id, or the user a token is bound
+to): another user gets the 404 an unknown id gets. See docs/security.md.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import asyncio
 import base64
 import binascii
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from turbodraft.gateway import deps
@@ -26,9 +30,9 @@ from turbodraft.gateway.schemas import (
     UsageRecorded,
     UsageReport,
 )
-from turbodraft.gateway.security import require_token
+from turbodraft.gateway.security import check_scope, require_token
 from turbodraft.gateway.services import Services
-from turbodraft.ledger import CostSummary, JobStatus, NewGeneration
+from turbodraft.ledger import CostSummary, JobStatus, NewGeneration, client_generation_id
 from turbodraft.providers.outputs import sniff_image_mime
 from turbodraft.routing import Priority, RouteQuery, Target
 
@@ -37,13 +41,19 @@ MAX_WAIT_MS = 30_000
 DEFAULT_FINAL_STEPS = 25
 
 ERRORS: dict[int | str, dict[str, object]] = {
-    code: {"model": ErrorBody} for code in (400, 401, 402, 404, 409, 413, 422, 429)
+    code: {"model": ErrorBody} for code in (400, 401, 402, 403, 404, 409, 413, 422, 429)
 }
+SCOPE_HELP = (
+    "`own` (default): the caller's own figures. `all`: the whole gateway's; needs a service token (a token "
+    "without a `user:` prefix), or a gateway with no tokens configured."
+)
+Scope = Annotated[Literal["own", "all"], Query(description=SCOPE_HELP)]
 
 router = APIRouter(prefix="/v1", tags=["v1"], dependencies=[Depends(require_token)], responses=ERRORS)
 
 JobId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:-]{1,64}$", description="The job's id.")]
 ServicesDep = Annotated[Services, Depends(deps.services)]
+UserDep = Annotated[str, Depends(deps.user)]
 
 
 def image_url(job_id: str) -> str:
@@ -94,6 +104,7 @@ def job_spec(body: JobCreate, max_init_bytes: int) -> JobSpec:
     init = decode_init_image(body.init_image, max_init_bytes) if body.init_image is not None else None
     default_steps = 1 if body.priority is Priority.DRAFT else DEFAULT_FINAL_STEPS
     return JobSpec(
+        img2img=init is not None,
         prompt=body.prompt,
         priority=body.priority,
         mode=body.mode,
@@ -126,7 +137,7 @@ def job_view(job: Job) -> JobView:
         height=job.spec.height,
         steps=job.spec.steps,
         seed=job.spec.seed,
-        img2img=job.spec.init_image is not None,
+        img2img=job.spec.img2img,
         cost_usd=job.cost_usd,
         billed_seconds=job.billed_seconds,
         delay_ms=job.delay_ms,
@@ -138,19 +149,19 @@ def job_view(job: Job) -> JobView:
 
 
 def stored_view(stored: StoredJob) -> JobView:
-    """A job from before a restart: its first attempt's ledger row (later attempts are not joined in)."""
-    row = stored.row
-    status = row.status.value
+    """A job no longer in memory (older, or from before a restart), from its attempts' ledger rows."""
+    row, last = stored.row, stored.last
+    failed = [a for a in stored.attempts[:-1] if a.error]
     return JobView(
         id=row.generation_id,
-        status=status,
+        status=stored.status.value,
         priority=row.priority,
-        target=row.target,
-        backend=row.backend,
-        variant=row.variant,
-        billed=row.billed,
-        attempts=[AttemptView(target=row.target, error=row.error, ms=row.total_ms or 0)],
-        fallback_reason=None,
+        target=last.target,
+        backend=last.backend,
+        variant=last.variant,
+        billed=last.billed,
+        attempts=[AttemptView(target=a.target, error=a.error, ms=a.total_ms or 0) for a in stored.attempts],
+        fallback_reason=f"{failed[-1].target.value} failed: {failed[-1].error}" if failed else None,
         progress=None,
         plan=None,
         image_url=image_url(row.generation_id) if stored.has_image else None,
@@ -159,18 +170,38 @@ def stored_view(stored: StoredJob) -> JobView:
         steps=row.steps,
         seed=None,
         img2img=row.img2img,
-        cost_usd=row.cost_usd,
-        billed_seconds=row.billed_seconds,
-        delay_ms=row.delay_ms,
-        execution_ms=row.execution_ms,
-        total_ms=row.total_ms,
+        cost_usd=round(sum(a.cost_usd for a in stored.attempts), 6),
+        billed_seconds=sum(a.billed_seconds for a in stored.attempts),
+        delay_ms=last.delay_ms,
+        execution_ms=last.execution_ms,
+        total_ms=sum(a.total_ms or 0 for a in stored.attempts) or None,
         created_at=row.created_at,
-        error=row.error,
+        error=last.error if last.status is not JobStatus.COMPLETED else None,
     )
 
 
-def _unknown(job_id: str) -> ApiError:
+def unknown_job(job_id: str) -> ApiError:
     return ApiError(404, "not_found", f"no job {job_id!r}")
+
+
+async def find_job(
+    services: Services, reference: str, user_id: str, *, by_handle: bool = True
+) -> Job | StoredJob:
+    """The job `reference` names, if `user_id` owns it (or the reference is a valid handle: handles.py).
+
+    Someone else's job is answered exactly like an id that does not exist: the 404 confirms nothing.
+    """
+    opened = services.signer.open(reference) if by_handle else None
+    job_id = opened or reference
+    job = services.jobs.get(job_id)
+    if job is not None:
+        if opened is not None or job.user_id == user_id:
+            return job
+        raise unknown_job(reference)
+    stored = await services.jobs.stored(job_id)
+    if stored is None or (opened is None and stored.user_id != user_id):
+        raise unknown_job(reference)
+    return stored
 
 
 @router.post("/route", response_model=RouteAnswer, summary="Plan where a generation runs")
@@ -193,16 +224,14 @@ async def create_job(
 async def get_job(
     job_id: JobId,
     services: ServicesDep,
+    user_id: UserDep,
     wait: Annotated[int, Query(ge=0, le=MAX_WAIT_MS, description="Wait up to this many ms for the end.")] = 0,
 ) -> JobView:
-    job = services.jobs.get(job_id)
-    if job is not None:
-        await services.jobs.wait(job, wait / 1000)
-        return job_view(job)
-    stored = await services.jobs.stored(job_id)
-    if stored is None:
-        raise _unknown(job_id)
-    return stored_view(stored)
+    found = await find_job(services, job_id, user_id)
+    if isinstance(found, StoredJob):
+        return stored_view(found)
+    await services.jobs.wait(found, wait / 1000)
+    return job_view(found)
 
 
 @router.get(
@@ -211,38 +240,32 @@ async def get_job(
     responses={200: {"content": {"image/png": {}}, "description": "The PNG."}},
     summary="A completed job's image (PNG)",
 )
-async def get_image(job_id: JobId, services: ServicesDep) -> FileResponse:
-    path = services.jobs.image_path(job_id)
+async def get_image(job_id: JobId, services: ServicesDep, user_id: UserDep) -> FileResponse:
+    found = await find_job(services, job_id, user_id)
+    own_id = found.id if isinstance(found, Job) else found.row.generation_id
+    path = services.jobs.image_path(own_id)
     if not await asyncio.to_thread(path.is_file):
-        job = services.jobs.get(job_id)
-        if job is None and await services.jobs.stored(job_id) is None:
-            raise _unknown(job_id)
-        state = job.status.value if job is not None else "without an image"
+        state = found.status.value if isinstance(found, Job) else "without an image"
         raise ApiError(404, "no_image", f"job {job_id!r} has no image ({state})")
     return FileResponse(path, media_type="image/png", headers={"cache-control": "private, max-age=86400"})
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=JobView, summary="Cancel a queued or running job")
 async def cancel_job(
-    job_id: JobId, services: ServicesDep, _: Annotated[str, Depends(deps.counted_user)]
+    job_id: JobId, services: ServicesDep, user_id: Annotated[str, Depends(deps.counted_user)]
 ) -> JobView:
-    job = services.jobs.get(job_id)
-    if job is None:
-        stored = await services.jobs.stored(job_id)
-        if stored is None:
-            raise _unknown(job_id)
-        raise ApiError(
-            409, "conflict", f"job {job_id!r} is {stored.row.status.value}; it cannot be cancelled"
-        )
-    await services.jobs.cancel(job)
-    return job_view(job)
+    found = await find_job(services, job_id, user_id, by_handle=False)
+    if isinstance(found, StoredJob):
+        raise ApiError(409, "conflict", f"job {job_id!r} is {found.status.value}; it cannot be cancelled")
+    await services.jobs.cancel(found)
+    return job_view(found)
 
 
 @router.post(
     "/usage",
     response_model=UsageRecorded,
     status_code=201,
-    summary="Record an image the browser made (idempotent on its id)",
+    summary="Record an image the browser made (idempotent on its id, per user)",
     responses={200: {"model": UsageRecorded, "description": "Already recorded: nothing changed."}},
 )
 async def report_usage(
@@ -254,7 +277,9 @@ async def report_usage(
     total = report.total_ms if report.total_ms is not None else sum(report.stages_ms.values())
     stages = {k: v for k, v in report.stages_ms.items() if k not in ("total", "download")}
     gen = NewGeneration(
-        generation_id=report.id,
+        # The report's own id space: it can never take a gateway attempt's id or another user's report.
+        generation_id=client_generation_id(user_id, report.id),
+        client_id=report.id,
         user_id=user_id,
         priority=report.priority,
         target=Target.BROWSER,
@@ -275,9 +300,18 @@ async def report_usage(
     return UsageRecorded(id=report.id, recorded=fresh)
 
 
-@router.get("/costs", response_model=CostSummary, summary="Costs today, this month, per day, and savings")
+@router.get(
+    "/costs",
+    response_model=CostSummary,
+    summary="Costs today, this month, per day, and savings",
+    description="The caller's own figures; `scope=all` gives the whole gateway's, and needs a service token.",
+)
 async def costs(
+    request: Request,
     services: ServicesDep,
+    user_id: UserDep,
     days: Annotated[int, Query(ge=1, le=366, description="Days in the per-day series.")] = 30,
+    scope: Scope = "own",
 ) -> CostSummary:
-    return await asyncio.to_thread(services.ledger.summary, days)
+    everyone = check_scope(request, scope)
+    return await asyncio.to_thread(services.ledger.summary, days, None if everyone else user_id)

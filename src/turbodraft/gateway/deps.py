@@ -19,6 +19,11 @@ async def services(request: Request) -> Services:
     return found
 
 
+async def user(request: Request) -> str:
+    """The X-User-Id user (subject to the token's binding), for reads: not counted against the rate limit."""
+    return header_user(request)
+
+
 async def counted_user(request: Request) -> str:
     """The X-User-Id user, after counting this request against their rate limit."""
     user_id = header_user(request)

@@ -4,13 +4,22 @@ A job follows the routing plan's `server` and `runpod` steps (the browser's step
 business). A target that fails or times out hands the job to the next step; the job keeps each attempt
 (`target`, `error`, `ms`) and the reason it fell back, so the user sees which target made the image.
 
-Ledger: each attempt is one row (the first has the job's id, later ones `<id>-2`, `<id>-3`), moving
-queued -> running -> completed/failed/cancelled, so a failed RunPod attempt that ran is still paid for and a
-reserved estimate is released as soon as its attempt ends. A step's `billed` flag (False for the local
-RunPod-compatible server) decides whether the row costs money.
+Ledger: each attempt is one row (the first has the job's id, later ones `<id>-2`, `<id>-3`, all with the job's
+id in `job_id`), moving queued -> running -> completed/failed/cancelled. A step's `billed` flag (False for the
+local RunPod-compatible server) decides whether the row costs money.
 
-Images go to `<data_dir>/images/<job id>.png`; job state is kept in memory for the last `max_jobs` jobs,
-and an older or pre-restart job is answered from its ledger row.
+Budget: a job that may reach a billed step reserves that step's estimate before it is accepted, in the same
+statement that checks the budget (Ledger.record_within_budget). The reservation rides on whichever attempt row
+is live: a free first attempt holds what its billed fallback may spend, and hands it to the next attempt's row
+in the same transaction that ends it. It is released when the job ends, or by reconciliation (reconcile.py)
+when the gateway running it died. Each live row names this gateway instance and a lease it renews.
+
+RunPod: the job id RunPod gives is written to the row as soon as /run answers; the final state and the billed
+seconds always come from RunPod's /status (after a cancel too), and a job whose final state RunPod does not
+report within the timeout is settled by asking again, with backoff, before the job ends.
+
+Images go to `<data_dir>/images/<job id>.png`; job state is kept in memory for the last `max_jobs` jobs, without
+their init images once they end, and an older or pre-restart job is answered from its ledger rows.
 """
 
 from __future__ import annotations
@@ -18,22 +27,26 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import io
 import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from sqlalchemy.exc import IntegrityError
 
 from turbodraft.config import Settings
 from turbodraft.gateway.errors import ApiError
+from turbodraft.gateway.instance import Instance
 from turbodraft.ledger import GenerationRow, JobStatus, Ledger, NewGeneration, new_generation_id
 from turbodraft.pipeline.images import write_atomic
-from turbodraft.providers.runpod_client import RunPodClient
+from turbodraft.providers.runpod_client import ErrorKind, RunPodClient, RunPodResult
+from turbodraft.providers.runpod_types import JobState
 from turbodraft.providers.server_target import SdTurboJob, ServerTarget
 from turbodraft.routing import (
     BudgetState,
@@ -54,6 +67,15 @@ from turbodraft.routing import (
 log = logging.getLogger(__name__)
 
 SERVER_SIDE = frozenset({Target.SERVER, Target.RUNPOD})
+#: RunPod keeps a finished job's result 30 minutes; past that (plus the job's own timeout) asking is pointless.
+RUNPOD_RESULT_RETENTION_S = 1800.0
+#: Backoff between attempts to learn the final state of a job RunPod stopped reporting on.
+SETTLE_FIRST_DELAY_S = 1.0
+SETTLE_MAX_DELAY_S = 30.0
+SETTLE_REQUEST_S = 30.0
+#: How long a cancel or a shutdown waits for a RunPod job to report its final state before giving up waiting
+#: (the job settles on its own, or through reconciliation).
+STOP_WAIT_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -69,6 +91,12 @@ class JobSpec:
     seed: int
     init_image: bytes | None = None
     strength: float | None = None
+    #: Kept when the init image is dropped at the end of the job.
+    img2img: bool = False
+
+    def __post_init__(self) -> None:
+        if self.init_image is not None and not self.img2img:
+            object.__setattr__(self, "img2img", True)
 
     @property
     def routing(self) -> GenerationRequest:
@@ -78,7 +106,7 @@ class JobSpec:
             width=self.width,
             height=self.height,
             steps=self.steps,
-            img2img=self.init_image is not None,
+            img2img=self.img2img,
         )
 
 
@@ -88,6 +116,8 @@ class Attempt:
     generation_id: str
     error: str | None = None
     ms: int = 0
+    #: RunPod's job id, once /run has answered.
+    external_id: str | None = None
 
 
 @dataclass
@@ -111,21 +141,39 @@ class Job:
     execution_ms: int | None = None
     total_ms: int | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    #: Set to stop the job (a user's cancel, a shutdown): a RunPod step cancels and reads what it cost.
+    abort: asyncio.Event = field(default_factory=asyncio.Event)
+    abort_reason: str = "cancelled"
     task: asyncio.Task[None] | None = None
 
 
 @dataclass(frozen=True)
 class StoredJob:
-    """What is known of a job no longer in memory: its first ledger row, and its image if it has one."""
+    """What is known of a job no longer in memory: its attempts' ledger rows, and its image if it has one."""
 
     row: GenerationRow
+    attempts: tuple[GenerationRow, ...]
     has_image: bool
+
+    @property
+    def last(self) -> GenerationRow:
+        return self.attempts[-1] if self.attempts else self.row
+
+    @property
+    def status(self) -> JobStatus:
+        """The job's state: its last attempt's, except that a failed attempt that was handed on is history."""
+        return self.last.status
+
+    @property
+    def user_id(self) -> str:
+        return self.row.user_id
 
 
 class JobFailed(Exception):
     """One attempt failed; the message says why (it ends up in the job's attempts).
 
     A RunPod job that ran before failing reports its timings: the worker time is billed all the same.
+    `cancelled` marks an attempt stopped on request, which ends the job instead of falling back.
     """
 
     def __init__(
@@ -135,11 +183,13 @@ class JobFailed(Exception):
         execution_ms: int | None = None,
         billed_seconds: int | None = None,
         external_job_id: str | None = None,
+        cancelled: bool = False,
     ) -> None:
         super().__init__(message)
         self.execution_ms = execution_ms
         self.billed_seconds = billed_seconds
         self.external_job_id = external_job_id
+        self.cancelled = cancelled
 
 
 @dataclass(frozen=True)
@@ -152,7 +202,7 @@ class _Outcome:
     external_job_id: str | None = None
 
 
-def _as_png(data: bytes, mime: str) -> bytes:
+def as_png(data: bytes, mime: str) -> bytes:
     if mime == "image/png":
         return data
     with Image.open(io.BytesIO(data)) as image:
@@ -172,6 +222,35 @@ def refusal_error(plan: RoutePlan) -> ApiError:
     )
 
 
+def reservations(steps: tuple[RouteStep, ...]) -> list[float]:
+    """What the attempt at each step holds against the budget: the billed work still ahead of it."""
+    held: list[float] = []
+    ahead = 0.0
+    for step in reversed(steps):
+        if step.billed:
+            ahead = max(ahead, step.estimated_cost_usd)
+        held.append(ahead)
+    return held[::-1]
+
+
+def runpod_input(spec: JobSpec) -> dict[str, Any]:
+    job_input: dict[str, Any] = {
+        "prompt": spec.prompt,
+        "width": spec.width,
+        "height": spec.height,
+        "num_inference_steps": spec.steps,
+        "seed": spec.seed,
+    }
+    if spec.init_image is not None:
+        job_input["init_image"] = "data:image/png;base64," + base64.b64encode(spec.init_image).decode()
+        job_input["strength"] = spec.strength
+    return job_input
+
+
+def _ledger_status(result: RunPodResult) -> JobStatus:
+    return JobStatus.CANCELLED if result.status is JobState.CANCELLED else JobStatus.FAILED
+
+
 class JobManager:
     def __init__(
         self,
@@ -182,6 +261,7 @@ class JobManager:
         server: ServerTarget | None,
         runpod: RunPodClient | None,
         runpod_endpoint: str | None,
+        instance: Instance | None = None,
         max_jobs: int = 1000,
     ) -> None:
         self.settings = settings
@@ -190,12 +270,13 @@ class JobManager:
         self.server = server
         self.runpod = runpod
         self.runpod_endpoint = runpod_endpoint
+        self.instance = instance or Instance.create()
         self.images_dir = settings.data_dir / "images"
         self.images_dir.mkdir(parents=True, exist_ok=True)
         self.max_jobs = max_jobs
         self._jobs: OrderedDict[str, Job] = OrderedDict()
-        # Held from the budget check to the ledger row that reserves the estimate, so two concurrent
-        # finals cannot both fit into the same remaining budget.
+        # Serialises plan + reservation within this process (the ledger makes the reservation itself atomic
+        # across processes), so a refusal names the budget the request was actually planned against.
         self._budget_lock = asyncio.Lock()
 
     # --- planning ------------------------------------------------------------------------------------
@@ -204,10 +285,8 @@ class JobManager:
         return ProviderHealth(server=self.server is not None, runpod=self.runpod is not None)
 
     def budget_needed(self, request: GenerationRequest) -> bool:
-        # Only billed finals are held to the budget: skip the ledger read for everything else.
-        return (
-            self.policy.runpod_cloud and request.priority is Priority.FINAL and request.mode is not Mode.LOCAL
-        )
+        # Whatever can reach RunPod proper is held to the budget; free requests skip the ledger read.
+        return self.policy.runpod_cloud and self.policy.runpod_enabled and request.mode is not Mode.LOCAL
 
     async def budget(self, user_id: str, request: GenerationRequest) -> BudgetState:
         limit = self.settings.daily_budget_usd
@@ -227,7 +306,7 @@ class JobManager:
     # --- jobs ----------------------------------------------------------------------------------------
 
     async def submit(self, user_id: str, spec: JobSpec) -> Job:
-        """Plan and start a job; raises ApiError (402 over budget, 422 nothing can serve it)."""
+        """Plan, reserve and start a job; raises ApiError (402 over budget, 422 nothing can serve it)."""
         async with self._budget_lock:
             plan = await self.plan(user_id, spec.routing)
             if not plan.accepted:
@@ -248,7 +327,7 @@ class JobManager:
                 steps=steps,
                 created_at=datetime.now(UTC),
             )
-            await self._record_attempt(job, steps[0], job.id)
+            job.id = await self._reserve_first_attempt(job)
         self._remember(job)
         job.task = asyncio.create_task(self._execute(job), name=f"job-{job.id}")
         return job
@@ -258,9 +337,11 @@ class JobManager:
 
     async def stored(self, job_id: str) -> StoredJob | None:
         row = await asyncio.to_thread(self.ledger.get, job_id)
-        if row is None or row.target is Target.BROWSER:
-            return None
-        return StoredJob(row=row, has_image=self.image_path(job_id).is_file())
+        if row is None or row.target is Target.BROWSER or row.job_id not in (None, job_id):
+            return None  # a browser report, or a later attempt: not a job id
+        attempts = await asyncio.to_thread(self.ledger.attempts, job_id)
+        has_image = await asyncio.to_thread(self.image_path(job_id).is_file)
+        return StoredJob(row=row, attempts=tuple(attempts) or (row,), has_image=has_image)
 
     def image_path(self, job_id: str) -> Path:
         return self.images_dir / f"{job_id}.png"
@@ -271,26 +352,45 @@ class JobManager:
                 await asyncio.wait_for(job.finished.wait(), timeout_s)
 
     async def cancel(self, job: Job) -> None:
+        """Stop a job. A RunPod step is cancelled there and its billed seconds read back before this returns
+        (or, should RunPod not answer in STOP_WAIT_S, once it does)."""
         if job.status.terminal:
             raise ApiError(409, "conflict", f"job {job.id} is already {job.status.value}")
-        if job.task is not None:
-            job.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job.task
+        job.abort.set()
+        if job.task is None:
+            return
+        if job.target is not Target.RUNPOD:
+            job.task.cancel()  # a CPU generation cannot be interrupted politely, and it costs nothing
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(job.task), STOP_WAIT_S)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, user_id: str | None = None) -> dict[str, int]:
         counts = {status.value: 0 for status in JobStatus}
         for job in self._jobs.values():
-            counts[job.status.value] += 1
+            if user_id is None or job.user_id == user_id:
+                counts[job.status.value] += 1
         return counts
 
+    def live_count(self) -> int:
+        return sum(1 for job in self._jobs.values() if not job.status.terminal)
+
     async def close(self) -> None:
-        running = [j.task for j in self._jobs.values() if j.task is not None and not j.task.done()]
-        for task in running:
-            task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """Stop every running job: RunPod jobs are cancelled and their cost read; what cannot be read in time
+        is left to the next reconciliation (the rows are released, their reservations kept)."""
+        running = [j for j in self._jobs.values() if j.task is not None and not j.task.done()]
+        for job in running:
+            job.abort_reason = "the gateway is shutting down"
+            job.abort.set()
+            if job.target is not Target.RUNPOD and job.task is not None:
+                job.task.cancel()
+        tasks = [j.task for j in running if j.task is not None]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_WAIT_S)
+            for task in pending:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     def _remember(self, job: Job) -> None:
         self._jobs[job.id] = job
@@ -300,12 +400,14 @@ class JobManager:
                 break  # never forget a running job; the map shrinks again once it ends
             del self._jobs[oldest_id]
 
-    # --- execution -----------------------------------------------------------------------------------
+    # --- ledger rows ---------------------------------------------------------------------------------
 
-    async def _record_attempt(self, job: Job, step: RouteStep, generation_id: str) -> None:
-        spec = job.spec
-        gen = NewGeneration(
+    def _attempt_row(self, job: Job, index: int, generation_id: str) -> NewGeneration:
+        spec, step = job.spec, job.steps[index]
+        now = datetime.now(UTC)
+        return NewGeneration(
             generation_id=generation_id,
+            job_id=job.id,
             user_id=job.user_id,
             priority=spec.priority,
             target=step.target,
@@ -316,12 +418,58 @@ class JobManager:
             width=spec.width,
             height=spec.height,
             steps=spec.steps,
-            img2img=spec.init_image is not None,
+            img2img=spec.img2img,
             prompt=spec.prompt,
             status=JobStatus.QUEUED,
             estimated_cost_usd=step.estimated_cost_usd,
+            reserved_usd=reservations(job.steps)[index],
+            owner_id=self.instance.id,
+            lease_expires_at=now + timedelta(seconds=self.settings.job_lease_s),
         )
-        await asyncio.to_thread(self.ledger.record, gen)
+
+    async def _reserve_first_attempt(self, job: Job) -> str:
+        """Record the job's first attempt, reserving against the budget when it may spend; its id."""
+        limit = self.settings.daily_budget_usd
+        for _ in range(3):
+            gen = self._attempt_row(job, 0, job.id)
+            try:
+                if gen.reservation_usd > 0 and limit is not None:
+                    fits = await asyncio.to_thread(self.ledger.record_within_budget, gen, limit)
+                    if not fits:
+                        raise ApiError(
+                            402,
+                            RefusalCode.OVER_BUDGET.value,
+                            f"this {job.spec.priority.value} may cost about ${gen.reservation_usd:.4f} on RunPod, "
+                            f"more than is left of the ${limit:.2f} daily budget",
+                        )
+                    return job.id
+                if await asyncio.to_thread(self.ledger.record, gen):
+                    return job.id
+            except IntegrityError:
+                pass
+            log.error("ledger id %s is already taken; the job gets a new id", job.id)
+            job.id = new_generation_id()
+        raise ApiError(500, "internal_error", "could not record the job in the ledger")
+
+    async def _hand_over(self, job: Job, generation_id: str, status: JobStatus, fields: dict[str, Any]) -> str:
+        """End one attempt and record the next in one transaction (the reservation moves with it); its id."""
+        index = len(job.attempts)
+        next_id = f"{job.id}-{index + 1}"
+        for _ in range(3):
+            try:
+                await asyncio.to_thread(
+                    self.ledger.update_status,
+                    generation_id,
+                    status,
+                    then_record=self._attempt_row(job, index, next_id),
+                    **fields,
+                )
+                return next_id
+            except IntegrityError:
+                # Never silently: a lost attempt row would be a billed fallback with no record.
+                taken, next_id = next_id, new_generation_id()
+                log.error("ledger id %s is already taken; job %s records its attempt as %s", taken, job.id, next_id)
+        raise RuntimeError(f"could not record attempt {index + 1} of job {job.id}")
 
     async def _update(self, generation_id: str, status: JobStatus, **fields: Any) -> None:
         try:
@@ -329,41 +477,63 @@ class JobManager:
         except Exception:  # the job's outcome stands even if its bookkeeping failed; say so loudly
             log.exception("ledger update of %s to %s failed", generation_id, status.value)
 
+    async def _release(self, attempt: Attempt) -> None:
+        """Leave a billed attempt whose cost this process cannot read to reconciliation."""
+        try:
+            await asyncio.to_thread(self.ledger.release, attempt.generation_id, self.instance.id)
+        except Exception:
+            log.exception("could not release %s for reconciliation", attempt.generation_id)
+
+    # --- execution -----------------------------------------------------------------------------------
+
     async def _execute(self, job: Job) -> None:
         started = time.monotonic()
         attempt: Attempt | None = None
+        step: RouteStep | None = None
+        generation_id = job.id
         try:
-            for index, step in enumerate(job.steps):
-                generation_id = job.id if index == 0 else f"{job.id}-{index + 1}"
-                if index:
-                    await self._record_attempt(job, step, generation_id)
+            for step in job.steps:
+                if job.abort.is_set():
+                    raise asyncio.CancelledError
                 attempt = Attempt(target=step.target, generation_id=generation_id)
                 job.attempts.append(attempt)
                 job.status, job.step, job.target = JobStatus.RUNNING, step, step.target
                 await self._update(generation_id, JobStatus.RUNNING)
                 attempt_started = time.monotonic()
                 try:
-                    outcome = await self._run_step(job, step)
+                    outcome = await self._run_step(job, step, attempt)
                 except JobFailed as exc:
                     attempt.ms = round((time.monotonic() - attempt_started) * 1000)
                     attempt.error = str(exc)
-                    await self._update(
-                        generation_id,
-                        JobStatus.FAILED,
-                        error=str(exc),
-                        total_ms=attempt.ms,
-                        execution_ms=exc.execution_ms,
-                        billed_seconds=exc.billed_seconds,
-                        external_job_id=exc.external_job_id,
-                    )
+                    status = JobStatus.CANCELLED if exc.cancelled else JobStatus.FAILED
+                    fields: dict[str, Any] = {
+                        "error": str(exc),
+                        "total_ms": attempt.ms,
+                        "execution_ms": exc.execution_ms,
+                        "billed_seconds": exc.billed_seconds,
+                        "external_job_id": exc.external_job_id,
+                    }
+                    if step.billed and exc.billed_seconds:
+                        job.billed_seconds += exc.billed_seconds
+                        job.cost_usd = round(job.cost_usd + exc.billed_seconds * self.policy.usd_per_second, 6)
+                    if exc.cancelled:
+                        await self._update(generation_id, status, **fields)
+                        job.status, job.error = JobStatus.CANCELLED, job.abort_reason
+                        job.execution_ms = exc.execution_ms
+                        return
                     job.fallback_reason = f"{step.target.value} failed: {exc}"
-                    continue
+                    if len(job.attempts) < len(job.steps):
+                        generation_id = await self._hand_over(job, generation_id, status, fields)
+                        continue
+                    await self._update(generation_id, status, **fields)
+                    break
                 attempt.ms = round((time.monotonic() - attempt_started) * 1000)
                 await asyncio.to_thread(write_atomic, self.image_path(job.id), outcome.png)
                 job.has_image = True
                 job.delay_ms, job.execution_ms = outcome.delay_ms, outcome.execution_ms
-                job.billed_seconds = outcome.billed_seconds if step.billed else 0
-                job.cost_usd = outcome.cost_usd if step.billed else 0.0
+                if step.billed:
+                    job.billed_seconds += outcome.billed_seconds
+                    job.cost_usd = round(job.cost_usd + outcome.cost_usd, 6)
                 job.total_ms = round((time.monotonic() - started) * 1000)
                 await self._update(
                     generation_id,
@@ -382,29 +552,30 @@ class JobManager:
             )
         except asyncio.CancelledError:
             job.status = JobStatus.CANCELLED
-            job.error = "cancelled"
+            job.error = job.abort_reason
             if attempt is not None:
-                attempt.error = attempt.error or "cancelled"
-                await asyncio.shield(
-                    self._update(attempt.generation_id, JobStatus.CANCELLED, error="cancelled")
-                )
+                attempt.error = attempt.error or job.abort_reason
+            if attempt is not None and step is not None and step.billed and attempt.external_id is not None:
+                # Stopped before RunPod said what it billed: reconciliation asks it.
+                await asyncio.shield(self._release(attempt))
             else:
-                await asyncio.shield(self._update(job.id, JobStatus.CANCELLED, error="cancelled"))
+                await asyncio.shield(self._update(generation_id, JobStatus.CANCELLED, error=job.abort_reason))
         except Exception as exc:  # a bug must still end the job, not leave it running forever
             log.exception("job %s crashed", job.id)
             job.status, job.error = JobStatus.FAILED, f"internal error: {type(exc).__name__}"
-            if attempt is not None:
-                await self._update(attempt.generation_id, JobStatus.FAILED, error=job.error)
+            await self._update(generation_id, JobStatus.FAILED, error=job.error)
         finally:
             job.total_ms = job.total_ms or round((time.monotonic() - started) * 1000)
+            # A finished job keeps what its view needs, not the megabytes of its init image.
+            job.spec = dataclasses.replace(job.spec, init_image=None)
             job.finished.set()
             self._remember(job)
 
-    async def _run_step(self, job: Job, step: RouteStep) -> _Outcome:
+    async def _run_step(self, job: Job, step: RouteStep, attempt: Attempt) -> _Outcome:
         if step.target is Target.SERVER:
             return await self._run_server(job.spec)
         if step.target is Target.RUNPOD:
-            return await self._run_runpod(job.spec, step)
+            return await self._run_runpod(job, attempt)
         raise JobFailed(f"{step.target.value} is not a server-side target")
 
     async def _run_server(self, spec: JobSpec) -> _Outcome:
@@ -428,20 +599,29 @@ class JobManager:
             raise JobFailed(f"{type(exc).__name__}: {exc}") from exc
         return _Outcome(png=image.png, execution_ms=round(image.timings_ms.get("total", 0.0)))
 
-    async def _run_runpod(self, spec: JobSpec, step: RouteStep) -> _Outcome:
+    async def _run_runpod(self, job: Job, attempt: Attempt) -> _Outcome:
         if self.runpod is None:
             raise JobFailed("no RunPod endpoint is configured")
-        job_input: dict[str, Any] = {
-            "prompt": spec.prompt,
-            "width": spec.width,
-            "height": spec.height,
-            "num_inference_steps": spec.steps,
-            "seed": spec.seed,
-        }
-        if spec.init_image is not None:
-            job_input["init_image"] = "data:image/png;base64," + base64.b64encode(spec.init_image).decode()
-            job_input["strength"] = spec.strength
-        result = await self.runpod.run(job_input, timeout_s=self.settings.runpod_timeout_s)
+
+        async def submitted(external_id: str) -> None:
+            attempt.external_id = external_id
+            try:
+                await asyncio.to_thread(self.ledger.set_external_id, attempt.generation_id, external_id)
+            except Exception:
+                log.exception("could not record RunPod job %s on %s", external_id, attempt.generation_id)
+
+        result = await self.runpod.run(
+            runpod_input(job.spec),
+            timeout_s=self.settings.runpod_timeout_s,
+            abort=job.abort,
+            on_submitted=submitted,
+        )
+        result = await self._settle(result)
+        if not result.settled:
+            raise JobFailed(
+                f"RunPod job {result.job_id} never reported its final state; its cost is unknown",
+                external_job_id=result.job_id,
+            )
         if not result.ok or result.images is None:
             kind = result.error_kind.value if result.error_kind else "failed"
             raise JobFailed(
@@ -449,12 +629,18 @@ class JobManager:
                 execution_ms=result.execution_ms,
                 billed_seconds=result.billed_seconds,
                 external_job_id=result.job_id,
+                cancelled=job.abort.is_set() and result.error_kind in (ErrorKind.ABORTED, ErrorKind.JOB_CANCELLED),
             )
         first = result.images.first
         try:
-            png = await asyncio.to_thread(_as_png, first.data, first.mime)
+            png = await asyncio.to_thread(as_png, first.data, first.mime)
         except OSError as exc:
-            raise JobFailed(f"bad_output: {exc}") from exc
+            raise JobFailed(
+                f"bad_output: {exc}",
+                execution_ms=result.execution_ms,
+                billed_seconds=result.billed_seconds,
+                external_job_id=result.job_id,
+            ) from exc
         return _Outcome(
             png=png,
             delay_ms=result.delay_ms,
@@ -463,3 +649,18 @@ class JobManager:
             cost_usd=float(result.cost_usd),
             external_job_id=result.job_id,
         )
+
+    async def _settle(self, result: RunPodResult) -> RunPodResult:
+        """Ask RunPod again, with backoff, until it reports the job's final state (or its result expired)."""
+        if result.settled or result.job_id is None or self.runpod is None:
+            return result
+        log.warning("RunPod job %s: no final state yet (%s); asking again", result.job_id, result.error)
+        give_up_at = time.monotonic() + RUNPOD_RESULT_RETENTION_S
+        delay = SETTLE_FIRST_DELAY_S
+        while not result.settled and time.monotonic() < give_up_at:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, SETTLE_MAX_DELAY_S)
+            result = await self.runpod.settle(result.job_id, timeout_s=SETTLE_REQUEST_S)
+        if not result.settled:
+            log.error("RunPod job %s never reported its final state; its cost is not recorded", result.job_id)
+        return result

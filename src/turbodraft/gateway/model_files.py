@@ -29,7 +29,6 @@ from __future__ import annotations
 import hashlib
 import json
 import mimetypes
-import os
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,6 +285,13 @@ def _safe_relative(path: str) -> bool:
     return all(part not in ("", ".", "..") for part in path.split("/"))
 
 
+def _contained(location: Path, root: Path) -> bool:
+    try:
+        return location.resolve(strict=False).is_relative_to(root.resolve(strict=False))
+    except (OSError, RuntimeError):  # a symlink loop
+        return False
+
+
 def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     if if_none_match is None:
         return False
@@ -332,10 +338,9 @@ def model_files_router(
                 f"{variant_id}/{file_path} has content {local.sha256}, not {digest}; "
                 f"re-read {MANIFEST_URL} (current URL {file_url(variant_id, local.sha256, file_path)})"
             )
-        # The list comes from the lock or manifest, never the request; this only guards a hand-edited lock.
-        if os.path.commonpath(
-            [os.path.normpath(local.location), os.path.normpath(copy.root)]
-        ) != os.path.normpath(copy.root):
+        # The list comes from the lock or manifest, never the request; this guards a hand-edited lock and a
+        # symlink placed in the mirror: the file, links resolved, must lie inside its copy's (resolved) root.
+        if not _contained(local.location, copy.root):
             raise _not_found(f"{variant_id} has no file {file_path!r}")
         if not local.location.is_file():
             raise _not_found(

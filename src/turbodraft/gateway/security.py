@@ -8,6 +8,9 @@
   `<user>:<secret>` is bound to that user: requests made with it spend as that user, and naming another
   user is refused (403), so a token holder cannot dodge their budget by changing the header. A token with no
   `user:` prefix is a service token (e.g. the canvas app's orchestrator) trusted to name its users.
+- Ownership: jobs, images, usage rows and cost figures belong to the user who made them; the API answers
+  another user as if the id did not exist (404, the same body). Gateway-wide figures (`?scope=all`) need a
+  service token; a gateway without tokens (loopback only) trusts its callers as its operator.
 - Rate limits: a moving window of `rate_limit_per_minute` requests per user over the endpoints that create
   work or records (POSTs); reads and long-polls are not counted, so polling a job cannot lock a user out.
 - Bodies: over `max_body_bytes` is refused with 413 from the Content-Length alone, or as soon as a chunked
@@ -111,6 +114,21 @@ def resolve_user(request: Request, claimed: str | None) -> str:
 def header_user(request: Request) -> str:
     """The user named by `X-User-Id`, subject to the token's binding (see `resolve_user`)."""
     return resolve_user(request, request.headers.get(USER_HEADER))
+
+
+def sees_everything(request: Request) -> bool:
+    """Whether the caller may read gateway-wide figures: a service token, or any caller when auth is off."""
+    bound: str | None = getattr(request.state, "token_user", _NO_AUTH)
+    return not bound
+
+
+def check_scope(request: Request, scope: str) -> bool:
+    """True for `scope=all` (gateway-wide), False for the caller's own figures; 403 when not allowed."""
+    if scope != "all":
+        return False
+    if not sees_everything(request):
+        raise ApiError(403, "forbidden", "gateway-wide figures (scope=all) need a service token")
+    return True
 
 
 # --- rate limits -----------------------------------------------------------------------------------------

@@ -3,7 +3,11 @@
 Finals with no RunPod key go to a local RunPod-compatible server through the same RunPodClient as the
 cloud. By default (`runpod_local_embedded`) the gateway starts that server itself, in a thread on a free
 loopback port with a key made up per process, so nothing else on the machine can submit jobs to it and no
-port is fixed; its handler shares the server target's SD-Turbo pipeline (one model in memory).
+port is fixed; its handler shares the server target's SD-Turbo pipeline (one model in memory). It never serves
+fault injection, and its /_local/ endpoints need the same key as /v2/.
+
+Each gateway process is an Instance (instance.py): its jobs' ledger rows carry its id and a lease it renews
+(LeaseKeeper), and on start and every `job_lease_s` it reconciles the rows of gateways that died (reconcile.py).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import httpx
 from fastapi import FastAPI
 
 from turbodraft.config import Settings
-from turbodraft.gateway.jobs import JobManager
+from turbodraft.gateway.handles import Signer
+from turbodraft.gateway.instance import Instance
+from turbodraft.gateway.jobs import RUNPOD_RESULT_RETENTION_S, JobManager
+from turbodraft.gateway.reconcile import LeaseKeeper, Reconciler
 from turbodraft.gateway.security import RateLimiter
 from turbodraft.ledger import Ledger, LedgerWriter
 from turbodraft.models.manifest import UnknownModel, load_manifest, local_model_dir
@@ -34,6 +41,10 @@ from turbodraft.routing import ModelVariant, PolicyConfig
 #: The local server answers in milliseconds to seconds: poll it more often than RunPod.
 LOCAL_POLL = PollPolicy(initial_s=0.05, max_s=1.0, multiplier=1.5)
 VAE_ENCODER = "vae_encoder/model.onnx"
+#: The gateway reads an embedded job's output once; keeping it the 30 min RunPod does would only hold memory.
+EMBEDDED_RESULT_RETENTION_S = 300.0
+#: How long start-up waits for the first reconciliation (the rest of it goes on in the background).
+STARTUP_RECONCILE_S = 15.0
 
 
 @dataclass
@@ -47,6 +58,9 @@ class Services:
     server: ServerTarget | None
     #: "cloud" or "local": where the runpod target sends jobs.
     runpod_mode: str
+    signer: Signer
+    instance: Instance
+    reconciler: Reconciler
 
 
 def _server_variant(model: str) -> ModelVariant:
@@ -115,12 +129,14 @@ async def running_services(app: FastAPI, settings: Settings) -> AsyncIterator[Se
                 base_url = settings.runpod_local_base_url
                 if settings.runpod_local_embedded:
                     key = secrets.token_urlsafe(24)
-                    local = LocalRunPod(LocalRunPodConfig(api_key=key), _local_handler(settings, runner))
+                    config = LocalRunPodConfig(api_key=key, result_retention_s=EMBEDDED_RESULT_RETENTION_S)
+                    local = LocalRunPod(config, _local_handler(settings, runner))
                     context = serving_in_thread(local.app)
                     origin = await asyncio.to_thread(context.__enter__)
                     stack.push_async_callback(asyncio.to_thread, context.__exit__, None, None, None)
                     base_url = f"{origin}/v2"
                     app.state.runpod_local = local
+                    app.state.runpod_local_origin = origin
                 runpod = RunPodClient(
                     http,
                     endpoint_id=endpoint,
@@ -129,8 +145,40 @@ async def running_services(app: FastAPI, settings: Settings) -> AsyncIterator[Se
                     rate_usd_per_s=settings.gpu_usd_per_second,
                     poll=LOCAL_POLL,
                 )
-        jobs = JobManager(settings, policy, ledger, server=server, runpod=runpod, runpod_endpoint=endpoint)
+        instance = Instance.create()
+        jobs = JobManager(
+            settings, policy, ledger, server=server, runpod=runpod, runpod_endpoint=endpoint, instance=instance
+        )
         stack.push_async_callback(jobs.close)
+        reconciler = Reconciler(
+            ledger,
+            instance,
+            runpod=runpod,
+            runpod_endpoint=endpoint,
+            images_dir=jobs.images_dir,
+            lease_s=settings.job_lease_s,
+            give_up_after_s=RUNPOD_RESULT_RETENTION_S + settings.runpod_timeout_s + settings.job_lease_s,
+        )
+        background = [
+            asyncio.create_task(LeaseKeeper(ledger, instance, settings.job_lease_s).run_forever(), name="leases"),
+        ]
+        first_pass = asyncio.create_task(reconciler.run_once(), name="reconcile-start")
+        with contextlib.suppress(Exception):
+            # A crash's reservations are released before the first request is served, unless RunPod is slow
+            # to answer: then the pass finishes in the background.
+            await asyncio.wait_for(asyncio.shield(first_pass), STARTUP_RECONCILE_S)
+        background.append(
+            asyncio.create_task(reconciler.run_forever(settings.job_lease_s), name="reconcile")
+        )
+
+        async def stop_background() -> None:
+            for task in [*background, first_pass]:
+                task.cancel()
+            await asyncio.gather(*background, first_pass, return_exceptions=True)
+
+        # Runs before jobs.close (the stack unwinds in reverse): no pass reconciles while jobs stop, and their
+        # leases (job_lease_s) outlast the stop.
+        stack.push_async_callback(stop_background)
         yield Services(
             settings=settings,
             policy=policy,
@@ -140,4 +188,7 @@ async def running_services(app: FastAPI, settings: Settings) -> AsyncIterator[Se
             jobs=jobs,
             server=server,
             runpod_mode=mode,
+            signer=Signer.for_settings(settings),
+            instance=instance,
+            reconciler=reconciler,
         )
