@@ -36,7 +36,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, metavar="", help="Print the version and exit."
+    ),
 ) -> None:
     """turbodraft: SD-Turbo drafts in the browser, SDXL finals on RunPod."""
 

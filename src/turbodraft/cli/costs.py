@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from turbodraft.config import Settings
+from turbodraft.cli.problems import database_problem, fail, load_settings
 from turbodraft.ledger import CostSummary, Ledger, PeriodTotals
 
 #: Days shown in the terminal's per-day table (the JSON has the full series).
@@ -49,11 +50,21 @@ def render(summary: CostSummary, console: Console) -> None:
     )
 
 
-def costs(json_output: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def costs(
+    json_output: bool = typer.Option(False, "--json", metavar="", help="Machine-readable output."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="The data directory whose ledger to read (default ./.turbodraft)."
+    ),
+    user: str | None = typer.Option(None, "--user", help="One user's figures (default: the whole gateway's)."),
+) -> None:
     """Print the cost summary from the ledger: today, this month, recent days and savings."""
-    settings = Settings()
-    with Ledger.from_settings(settings) as ledger:
-        summary = ledger.summary()
+    overrides = {"data_dir": data_dir} if data_dir is not None else {}
+    settings = load_settings({"data_dir": "--data-dir"}, **overrides)
+    try:
+        with Ledger.from_settings(settings) as ledger:
+            summary = ledger.summary(user_id=user)
+    except Exception as exc:  # an unusable database is one line, not a traceback
+        fail(database_problem(exc, settings.ledger_url))
     if json_output:
         print(json.dumps(summary.model_dump(mode="json"), indent=2))
     else:

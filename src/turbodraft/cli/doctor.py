@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import json
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from turbodraft.cli.problems import database_problem, load_settings, redacted
 from turbodraft.config import Settings
 
 MIN_FREE_DISK = 3 * 1024**3  # the fp16 SD-Turbo mirror is about 2.5 GB
@@ -57,6 +60,99 @@ def _writable(directory: Path) -> bool:
     return True
 
 
+def database_check(settings: Settings) -> Check:
+    """The ledger database: its driver installed, reachable, and at this version's schema (or migratable)."""
+    from sqlalchemy.engine import make_url
+
+    from turbodraft.ledger import create_ledger_engine, current_revision, head_revision
+    from turbodraft.ledger.migrate import known_revisions
+
+    url = settings.ledger_url
+    shown = redacted(url)
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+            return Check("database", True, f"{shown}: not created yet (serve creates it)")
+        engine = create_ledger_engine(url)
+        try:
+            current = current_revision(engine)
+        finally:
+            engine.dispose()
+    except Exception as exc:  # driver missing, unreachable, refused: each is one line
+        return Check("database", False, database_problem(exc, url), blocking=True, hint="see the value")
+    head = head_revision()
+    if current == head:
+        return Check("database", True, f"{shown}: reachable, schema at revision {head}")
+    if current is not None and current not in known_revisions():
+        return Check(
+            "database",
+            False,
+            f"{shown}: schema revision {current} is newer than this turbodraft knows (head {head})",
+            blocking=True,
+            hint="upgrade turbodraft, or point TURBODRAFT_DATABASE_URL at another database",
+        )
+    return Check(
+        "database",
+        True,
+        f"{shown}: reachable, schema at revision {current or 'none'}; `serve` migrates it to {head}",
+    )
+
+
+async def _runpod_health(settings: Settings) -> str:
+    import httpx
+
+    from turbodraft.providers.runpod_client import RunPodClient
+
+    assert settings.runpod_api_key is not None and settings.runpod_endpoint_id is not None
+    async with httpx.AsyncClient() as http:
+        client = RunPodClient(
+            http,
+            endpoint_id=settings.runpod_endpoint_id,
+            api_key=settings.runpod_api_key.get_secret_value().strip(),
+            base_url=settings.runpod_base_url,
+            request_timeout_s=10.0,
+        )
+        health = await client.health(deadline=time.monotonic() + 20)
+    return (
+        f"endpoint {settings.runpod_endpoint_id} answers: {health.workers_idle} idle / "
+        f"{health.workers_running} running workers, {health.in_queue} queued"
+    )
+
+
+def runpod_check(settings: Settings) -> Check | None:
+    """RunPod's /health when a key is set: a wrong key or endpoint blocks every final."""
+    if settings.runpod_api_key is None or not settings.runpod_api_key.get_secret_value().strip():
+        return None
+    if not settings.runpod_endpoint_id:
+        return Check(
+            "runpod_health",
+            False,
+            "a RunPod key is set but no endpoint id",
+            hint="set TURBODRAFT_RUNPOD_ENDPOINT_ID, or unset the key to use the local server",
+        )
+    from turbodraft.providers.runpod_client import RunPodAuthError, RunPodError
+
+    try:
+        value = asyncio.run(_runpod_health(settings))
+    except RunPodAuthError:
+        return Check(
+            "runpod_health",
+            False,
+            f"{settings.runpod_base_url}: the API key was refused",
+            blocking=True,
+            hint="check TURBODRAFT_RUNPOD_API_KEY",
+        )
+    except (RunPodError, OSError) as exc:
+        return Check(
+            "runpod_health",
+            False,
+            f"{settings.runpod_base_url}/{settings.runpod_endpoint_id}/health: {exc}",
+            blocking=True,
+            hint="check TURBODRAFT_RUNPOD_ENDPOINT_ID and TURBODRAFT_RUNPOD_BASE_URL, and the network",
+        )
+    return Check("runpod_health", True, value)
+
+
 def run_checks(settings: Settings) -> list[Check]:
     checks: list[Check] = []
     py_ok = sys.version_info >= (3, 11)
@@ -94,13 +190,19 @@ def run_checks(settings: Settings) -> list[Check]:
     else:
         finals = "local RunPod-compatible server (no RunPod key)"
     checks.append(Check("finals_provider", True, finals))
+    checks.append(database_check(settings))
+    if (runpod := runpod_check(settings)) is not None:
+        checks.append(runpod)
     checks.append(Check("server_model", True, settings.server_model))
     return checks
 
 
-def doctor(json_output: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+def doctor(
+    json_output: bool = typer.Option(False, "--json", metavar="", help="Machine-readable output."),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help="The data directory to check."),
+) -> None:
     """Report the environment; exit non-zero when something blocks running."""
-    settings = Settings()
+    settings = load_settings({"data_dir": "--data-dir"}, **({} if data_dir is None else {"data_dir": data_dir}))
     checks = run_checks(settings)
     blockers = [c for c in checks if c.blocking and not c.ok]
     if json_output:

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from turbodraft.config import Settings
+from turbodraft.cli.problems import fail, load_settings
 from turbodraft.models.manifest import UnknownModel
 from turbodraft.pipeline import GenerateRequest, Pipeline
 from turbodraft.pipeline.errors import (
@@ -49,7 +49,7 @@ def load_latents(path: Path) -> npt.NDArray[np.float32]:
 
 def generate(
     prompt: str = typer.Option(..., help="What to draw; an empty prompt gives an unconditional image."),
-    out: Path = typer.Option(..., "--out", help="PNG to write (atomically)."),
+    out: Path = typer.Option(..., "--out", help="PNG to write (atomically), in an existing directory."),
     model: str = typer.Option("sd-turbo-fp16", help="Manifest id or a model directory in the web layout."),
     seed: int = typer.Option(
         0, help="Seed in [0, 2**32): the same seed gives the same image here and in the browser."
@@ -67,10 +67,17 @@ def generate(
     data_dir: Path | None = typer.Option(
         None, "--data-dir", help="Where the model mirror lives (default ./.turbodraft)."
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print timings per stage and the provider as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", metavar="", help="Print timings per stage and the provider as JSON."
+    ),
 ) -> None:
     """Generate one image with SD-Turbo (numpy + onnxruntime), as the browser engine would."""
-    settings = Settings() if data_dir is None else Settings(data_dir=data_dir)
+    # Checked before the model loads: a typo in the folder must not cost a generation, nor create folders.
+    if not out.parent.is_dir():
+        fail(f"--out: the directory {out.parent} does not exist; create it first or write elsewhere")
+    if out.is_dir():
+        fail(f"--out: {out} is a directory; name the PNG file to write")
+    settings = load_settings({"data_dir": "--data-dir"}, **({} if data_dir is None else {"data_dir": data_dir}))
     try:
         with console.status(f"loading {model}"):
             pipe = Pipeline.from_model(model, settings.models_dir, providers=provider)

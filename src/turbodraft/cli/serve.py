@@ -13,11 +13,12 @@ import typer
 import uvicorn
 from rich.console import Console
 
-from turbodraft.config import Settings
+from turbodraft.cli.problems import fail, load_settings, open_ledger_or_exit
 from turbodraft.gateway import create_app
 from turbodraft.gateway.binding import UnsafeBindError, check_bind_allowed
 
 console = Console(stderr=True)
+OPTIONS = {"host": "--host", "port": "--port", "data_dir": "--data-dir"}
 
 
 def serve(
@@ -33,12 +34,12 @@ def serve(
     overrides: dict[str, Any] = {
         k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
     }
-    settings = Settings(**overrides)
+    settings = load_settings(OPTIONS, **overrides)
     try:
         check_bind_allowed(settings.host, settings)
     except UnsafeBindError as exc:
-        console.print(f"[red]error:[/red] {exc}", soft_wrap=True)
-        raise typer.Exit(2) from exc
+        fail(str(exc))
+    open_ledger_or_exit(settings)
     app = create_app(settings)
     if settings.runpod_cloud_configured:
         finals = f"RunPod endpoint {settings.runpod_endpoint_id}"
