@@ -38,6 +38,9 @@ class RichProgress:
         self._progress = progress
         self._tasks: dict[str, TaskID] = {}
 
+    def expect(self, label: str, total: int | None, completed: int = 0) -> None:
+        pass  # a bar appears when its transfer begins
+
     def begin(self, label: str, total: int | None, completed: int = 0) -> None:
         self._tasks[label] = self._progress.add_task(label, total=total, completed=completed)
 

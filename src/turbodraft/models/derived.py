@@ -100,6 +100,9 @@ def pull_derived(variant: ModelVariant, family: Family, models_dir: Path, hub: H
             locked.append(known)
         else:
             todo.append((model_file, build, hub_file))
+    for _, _, hub_file in plan:
+        kept = all(hub_file is not h for _, _, h in todo)
+        hub.progress.expect(hub_file.model_file.path, hub_file.size, completed=(hub_file.size or 0) if kept else 0)
     if todo:
         # Files are about to change under the old lock's hashes: stop announcing the old copy first.
         lock_path(models_dir, variant.id).unlink(missing_ok=True)

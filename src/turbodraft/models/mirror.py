@@ -57,6 +57,11 @@ _VARIANT_ID = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _PARTIAL = ".incomplete"
 _READ_CHUNK = 1 << 20
 
+# http_get reads (and writes, and reports progress) in DOWNLOAD_CHUNK_SIZE pieces, 10 MiB by default: at a slow
+# 300 KB/s that is a progress update every 30 s and up to 10 MiB fetched twice after a break. 1 MiB keeps the
+# gateway's pull progress (and the CLI's bars) moving and loses at most 1 MiB per break.
+constants.DOWNLOAD_CHUNK_SIZE = _READ_CHUNK
+
 
 class MirrorError(Exception):
     """A pull, verify or remove that cannot be done; the message says why and what to do."""
@@ -91,6 +96,10 @@ class NotMirrored(MirrorError):
 class Progress(Protocol):
     """Byte progress of one labelled job (download, copy, hash); `advance` goes negative on a restart."""
 
+    def expect(self, label: str, total: int | None, completed: int = 0) -> None:
+        """A transfer the pull will make (or `completed` = `total`: a file it keeps), announced once the Hub has
+        been asked for every file's size and before any transfer begins, so overall progress has its total."""
+
     def begin(self, label: str, total: int | None, completed: int = 0) -> None: ...
 
     def advance(self, label: str, amount: int) -> None: ...
@@ -99,6 +108,9 @@ class Progress(Protocol):
 
 
 class _NoProgress:
+    def expect(self, label: str, total: int | None, completed: int = 0) -> None:
+        pass
+
     def begin(self, label: str, total: int | None, completed: int = 0) -> None:
         pass
 
@@ -333,6 +345,10 @@ def _pull_from_hub(
             locked.append(known)
         else:
             todo.append(hub_file)
+    for hub_file in plan:
+        size = hub_file.size if hub_file.size is not None else hub_file.model_file.size
+        kept = hub_file not in todo
+        hub.progress.expect(hub_file.model_file.path, size, completed=(size or 0) if kept else 0)
     if todo:
         # Files are about to change under the old lock's hashes: stop announcing the old copy first.
         lock_path(models_dir, variant.id).unlink(missing_ok=True)

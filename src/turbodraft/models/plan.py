@@ -36,6 +36,8 @@ class PlannedStep:
     #: Whether `size` is the exact figure (a pull checks it) or an estimate.
     exact: bool
     required: bool = True
+    #: The label the pull reports this step's progress under (mirror.Progress).
+    label: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,9 @@ def plan_pull(variant: ModelVariant, models_dir: Path, source_dir: Path | None =
             on_disk = root / model_file.path if root is not None else None
             if size is None and on_disk is not None and on_disk.is_file():
                 size, exact = on_disk.stat().st_size, True
-            steps.append(PlannedStep("copy", model_file.path, f"repo:{where}", size, exact, required))
+            steps.append(
+                PlannedStep("copy", model_file.path, f"repo:{where}", size, exact, required, model_file.path)
+            )
         elif source.kind == "huggingface":
             origin = model_file.origin
             repo, revision, remote = (
@@ -94,7 +98,11 @@ def plan_pull(variant: ModelVariant, models_dir: Path, source_dir: Path | None =
                 if origin is not None
                 else (source.repo, source.revision, model_file.path)
             )
-            steps.append(PlannedStep("fetch", model_file.path, _hub(repo, revision, remote), size, exact, required))
+            steps.append(
+                PlannedStep(
+                    "fetch", model_file.path, _hub(repo, revision, remote), size, exact, required, model_file.path
+                )
+            )
         else:
             build = model_file.build
             assert build is not None  # every file of a derived variant has one (manifest validation)
@@ -107,13 +115,16 @@ def plan_pull(variant: ModelVariant, models_dir: Path, source_dir: Path | None =
                     given.size_estimate,
                     False,
                     required,
+                    f"{given.repo}/{given.path}",
                 )
             )
             if build.op != "copy":
                 words = _BUILD_WORDS[build.op]
                 if build.op == "int8":
                     words = f"{words} {', '.join(build.quantize)}"
-                steps.append(PlannedStep("build", model_file.path, words, size, exact, required))
+                steps.append(
+                    PlannedStep("build", model_file.path, words, size, exact, required, f"build {model_file.path}")
+                )
     lock = read_lock(models_dir, variant.id)
     mirrored = None
     if lock is not None:
