@@ -11,6 +11,7 @@ counters (`app.state.model_transfers`) prove what was (re)sent.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -191,9 +192,15 @@ def test_a_download_asks_for_each_chunk_once_several_at_a_time(page: Page, store
 # --- resuming -------------------------------------------------------------------------------------------------
 
 
-def test_a_cut_connection_fetches_only_the_cut_chunk_again(page: Page, store_server: StoreServer) -> None:
+def rest_of(cut_range: str, kept: int) -> str:
+    start, end = (int(n) for n in cut_range.removeprefix("bytes=").split("-"))
+    return f"bytes={start + kept}-{end}"
+
+
+def test_a_cut_connection_fetches_only_the_rest_of_the_cut_chunk(page: Page, store_server: StoreServer) -> None:
     # 8 chunk requests and one retry: only the 5th response (mid-file, mid-chunk) is cut.
-    store_server.app.state.model_faults = ConnectionCut(after_bytes=CHUNK // 2 + 1000, every=5, file=WEIGHTS)
+    kept = CHUNK // 2 + 1000
+    store_server.app.state.model_faults = ConnectionCut(after_bytes=kept, every=5, file=WEIGHTS)
 
     state = download(page, SYNTHETIC)
 
@@ -201,9 +208,10 @@ def test_a_cut_connection_fetches_only_the_cut_chunk_again(page: Page, store_ser
     assert store_server.transfers.cuts[WEIGHTS] == 1
     log = weights_log(store_server)
     cut = next(t for t in log if t.cut)
-    assert [t.range for t in log].count(cut.range) == 2
-    assert sorted({t.range for t in log}) == sorted(chunk_ranges(SYNTHETIC_SIZE))
-    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE + CHUNK // 2 + 1000
+    retry = rest_of(cut.range or "", kept)
+    assert sorted(t.range for t in log) == sorted([*chunk_ranges(SYNTHETIC_SIZE), retry])
+    # Not one byte twice: the bytes that arrived before the cut were kept, and the chunk checked as a whole.
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE
 
 
 def test_a_reload_mid_download_resumes_instead_of_restarting(page: Page, store_server: StoreServer) -> None:
@@ -224,16 +232,18 @@ def test_a_reload_mid_download_resumes_instead_of_restarting(page: Page, store_s
     store_server.app.state.model_faults = None
     paused = page.evaluate("(id) => window.turbodraft.models.state(id)", SYNTHETIC)
     assert paused["status"] == "paused"
-    assert paused["bytesDone"] == 3 * CHUNK + len(b'{"layers": 2}')  # config.json came first, whole
+    # config.json came first, whole; then three chunks and the half of the fourth that arrived before the cut.
+    assert paused["bytesDone"] == 3 * CHUNK + CHUNK // 2 + len(b'{"layers": 2}')
     state = download(page, SYNTHETIC)
 
     assert state["status"] == "ready", state["error"]
     after_reload = weights_log(store_server)[4:]
-    assert sorted(t.range for t in after_reload) == chunk_ranges(SYNTHETIC_SIZE)[3:]
-    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE + CHUNK // 2
+    ranges = chunk_ranges(SYNTHETIC_SIZE)
+    assert sorted(t.range for t in after_reload) == sorted([rest_of(ranges[3], CHUNK // 2), *ranges[4:]])
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE
 
 
-def test_pause_keeps_the_verified_chunks_and_resume_fetches_the_rest(page: Page, store_server: StoreServer) -> None:
+def test_pause_keeps_every_byte_fetched_and_resume_fetches_the_rest(page: Page, store_server: StoreServer) -> None:
     # The fourth chunk is cut and waits out a long backoff, so the download is still running when paused.
     store_server.app.state.model_faults = ConnectionCut(after_bytes=CHUNK // 2, every=4, file=WEIGHTS)
     ready(page, {"retryDelayMs": 60_000, "parallelChunks": 1})
@@ -248,7 +258,53 @@ def test_pause_keeps_the_verified_chunks_and_resume_fetches_the_rest(page: Page,
     store_server.app.state.model_faults = None
     state = download(page, SYNTHETIC)
     assert state["status"] == "ready"
-    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE + CHUNK // 2
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE  # the half chunk before the cut was kept
+
+
+SEEN = """(id) => {
+  window.__seen = [];
+  window.turbodraft.models.on((s) => {
+    if (s.variant !== id) return;
+    window.__seen.push({ at: performance.now(), status: s.status, done: s.bytesDone, rate: s.rate });
+  });
+}"""
+
+
+def test_on_a_slow_link_progress_moves_every_second_and_pause_keeps_what_arrived(
+    page: Page, store_server: StoreServer
+) -> None:
+    # 40 KB/s: one 128 KiB chunk takes over 3 s, so progress counted in verified chunks would sit at 0 that long.
+    config = len(b'{"layers": 2}')
+    store_server.app.state.body_pace = 40_000
+    try:
+        ready(page, {"parallelChunks": 1})
+        page.evaluate(SEEN, SYNTHETIC)
+        page.evaluate("(id) => { void window.turbodraft.models.download(id); }", SYNTHETIC)
+        page.wait_for_function(
+            "(n) => window.__seen.some((e) => e.done >= n)", arg=config + int(0.75 * CHUNK), timeout=20_000
+        )
+        seen: list[dict[str, Any]] = page.evaluate("() => window.__seen")
+        paused = page.evaluate("(id) => window.turbodraft.models.pause(id)", SYNTHETIC)
+    finally:
+        store_server.app.state.body_pace = None
+
+    moving = [e for e in seen if e["status"] == "downloading"]
+    assert all(e["done"] < config + CHUNK for e in moving)  # still inside the first chunk of weights.bin
+    gaps = [b["at"] - a["at"] for a, b in itertools.pairwise(moving)]
+    assert max(gaps) <= 1100, gaps
+    assert len({e["done"] for e in moving}) >= 4  # the figure moves, not jumps
+    assert any(e["rate"] > 0 for e in moving)
+    assert paused["status"] == "paused"
+    assert paused["bytesDone"] >= max(e["done"] for e in moving)  # what arrived is kept
+    kept = paused["bytesDone"] - config
+    store_server.transfers.reset()
+
+    state = download(page, SYNTHETIC)
+    assert state["status"] == "ready", state["error"]
+    # ... and never fetched again: the resume asks for the rest of that chunk, then the other chunks.
+    ranges = chunk_ranges(SYNTHETIC_SIZE)
+    assert sorted(t.range for t in weights_log(store_server)) == sorted([rest_of(ranges[0], kept), *ranges[1:]])
+    assert store_server.transfers.bytes_sent[WEIGHTS] == SYNTHETIC_SIZE - kept
 
 
 def test_cancel_drops_the_partial_files(page: Page, store_server: StoreServer) -> None:
