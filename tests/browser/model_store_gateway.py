@@ -4,6 +4,7 @@ mirror mounted on a test manifest, plus a few deliberately non-conforming file s
 Variants served:
 - `tiny-sd-turbo`, pulled into the test's data dir (a real mirror, so `flip_byte` can damage it);
 - `store-test`, a fixture variant in a temp directory the test may rewrite (a new revision);
+- `tiny-no-encoder`, the tiny model mirrored without its optional VAE encoder (a variant the bundle lacks);
 - `/quirky/manifest.json`: `no-range` (answers every Range request with the whole file, 200),
   `no-range-chunked` (the same server, but its manifest has chunk hashes) and `range-416` (answers the first
   Range request that does not start at 0 with 416).
@@ -17,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +40,7 @@ from turbodraft.models.mirror import pull
 TINY = "tiny-sd-turbo"
 TINY_SOURCE = FIXTURES / TINY
 SYNTHETIC = "store-test"
+NO_ENCODER = "tiny-no-encoder"
 #: Small enough for fast tests, large enough to span several test-sized chunks.
 SYNTHETIC_SIZE = 1_000_000
 CHUNK = 128 * 1024
@@ -64,7 +67,15 @@ def store_manifest(synthetic_dir: Path) -> Manifest:
             "source": RepoPathSource(kind="repo_path", path=os.path.relpath(synthetic_dir, REPO_ROOT)),
         }
     )
-    return manifest.model_copy(update={"variants": [*manifest.variants, synthetic]})
+    tiny = manifest.variant(TINY)
+    no_encoder = tiny.model_copy(
+        update={
+            "id": NO_ENCODER,
+            "description": "The tiny model, mirrored without its optional VAE encoder.",
+            "files": [f.model_copy(update={"required": f.path != "vae_encoder/model.onnx"}) for f in tiny.files],
+        }
+    )
+    return manifest.model_copy(update={"variants": [*manifest.variants, synthetic, no_encoder]})
 
 
 @dataclass
@@ -156,6 +167,9 @@ def store_test_app(data_dir: Path, synthetic_dir: Path) -> tuple[FastAPI, Settin
     write_synthetic(synthetic_dir)
     manifest = store_manifest(synthetic_dir)
     pull(manifest.variant(TINY), settings.models_dir, source_dir=TINY_SOURCE, chunk_bytes=CHUNK)
+    without = synthetic_dir.parent / "tiny-without-encoder"
+    shutil.copytree(TINY_SOURCE, without, ignore=shutil.ignore_patterns("vae_encoder"))
+    pull(manifest.variant(NO_ENCODER), settings.models_dir, source_dir=without, chunk_bytes=CHUNK)
     app = paced(create_app(settings))
     # Whether or not create_app already mounts the mirror, these tests want it on their own manifest.
     app.router.routes[:] = [r for r in app.router.routes if not getattr(r, "path", "").startswith(PREFIX + "/")]

@@ -249,8 +249,8 @@ class ChunkedTransfer {
       }
       this.backingOff++;
       try {
+        await this.commit(); // a reload during the backoff resumes from here (committed before it is shown)
         this.progress();
-        await this.commit(); // a reload during the backoff resumes from here
         await sleep(backoffMs(attempt, settings.retryDelayMs), this.signal);
       } finally {
         this.backingOff--;
