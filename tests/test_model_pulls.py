@@ -3,6 +3,7 @@ Hugging-Face-compatible server (tests/hub_server.py) standing in for the Hub."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -235,3 +236,24 @@ def test_a_failed_pull_says_why(gateway: Gateway, hub: HubServer) -> None:
     assert view["state"] == "failed"
     assert "sha256" in view["error"] and "vae_decoder/model.onnx" in view["error"]
     assert len(hub.gets_of(SD_REPO, "unet/model.onnx")) == 1
+
+
+RECORDED = Path(__file__).resolve().parents[1] / "web/src/engine/store/recorded"
+
+
+def test_the_gateway_answers_with_the_fields_the_web_app_was_written_against(gateway: Gateway, hub: HubServer) -> None:
+    client, _ = gateway()
+    hub.rate_limit(2 * 1024 * 1024)
+    client.post("/v1/models/big-test/pull")
+    view = client.get("/v1/models/big-test/pull").json()
+    info = client.get("/v1/models/pulls").json()
+
+    recorded_view = json.loads((RECORDED / "pull-running.json").read_text())
+    recorded_info = json.loads((RECORDED / "pulls-info.json").read_text())
+    assert sorted(view) == sorted(recorded_view)
+    assert sorted(info) == sorted(recorded_info)
+    assert {k: type(v) for k, v in view.items() if v is not None} == {
+        k: type(v) for k, v in recorded_view.items() if v is not None and view.get(k) is not None
+    }
+    hub.rate_limit(None)
+    finished(client, "big-test")
