@@ -6,7 +6,8 @@ ETag is the content's sha256, while a git file's ETag is its git blob sha1), Ran
 Hub-style errors (404 with X-Error-Code RepoNotFound / RevisionNotFound / EntryNotFound).
 
 Faults, each armed per file: drop the connection after N bytes once (`cut_once`), answer GETs with a 500
-(`fail_gets`), serve one flipped byte under the true hashes (`tamper`). `bytes_served` counts body bytes per
+(`fail_gets`), serve one flipped byte under the true hashes (`tamper`); `rate_limit` paces every body, as a
+slow link does. `bytes_served` counts body bytes per
 file and `requests` logs every request, so tests can tell a resumed transfer from a restarted one.
 """
 
@@ -16,6 +17,7 @@ import hashlib
 import re
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -69,6 +71,8 @@ class HubServer:
         self._cuts: dict[str, int] = {}
         self._failures: dict[str, int] = {}
         self._tampered: set[str] = set()
+        #: Body bytes per second for every response (None: as fast as the socket goes).
+        self.bytes_per_second: float | None = None
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -111,6 +115,10 @@ class HubServer:
         """Serve this file with its middle byte flipped, under the headers (hashes) of the true content."""
         with self._lock:
             self._tampered.add(f"{repo}/{path}")
+
+    def rate_limit(self, bytes_per_second: float | None) -> None:
+        """Send bodies at this rate from now on (None: unlimited)."""
+        self.bytes_per_second = bytes_per_second
 
     def gets_of(self, repo: str, path: str) -> list[HubRequest]:
         return [r for r in self.requests if r.method == "GET" and r.repo == repo and r.path == path]
@@ -260,11 +268,16 @@ class _HubHandler(BaseHTTPRequestHandler):
         position = start
         try:
             while position < stop:
-                chunk = content[position : min(stop, position + _WRITE_CHUNK)]
+                rate = hub.bytes_per_second
+                piece = _WRITE_CHUNK if rate is None else max(1024, min(_WRITE_CHUNK, int(rate / 20)))
+                chunk = content[position : min(stop, position + piece)]
                 self.wfile.write(chunk)
+                self.wfile.flush()
                 position += len(chunk)
                 with hub._lock:
                     hub.bytes_served[key] += len(chunk)
+                if rate is not None:
+                    time.sleep(len(chunk) / rate)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True

@@ -39,20 +39,69 @@ def test_lists_the_six_variants() -> None:
     ]
 
 
-def test_the_taesd_draft_variant_is_sd_turbo_fp16_with_the_tiny_decoder() -> None:
+def test_the_default_draft_variant_is_sd_turbos_web_graphs_with_taesd_built_from_public_exports() -> None:
     manifest = load_manifest()
     draft, full = manifest.variant("sd-turbo-fp16-taesd"), manifest.variant("sd-turbo-fp16")
     assert (draft.decoder, full.decoder) == ("taesd", "vae")
     assert draft.source.kind == "derived"
-    assert draft.source.base.repo == "madebyollin/taesd"
-    assert "turbodraft.models.taesd export" in draft.source.recipe
-    assert (draft.backends, draft.fallback, draft.image, draft.img2img) == (
-        full.backends,
-        full.fallback,
-        full.image,
-        full.img2img,
-    )
-    assert [f.path for f in draft.files] == [f.path for f in full.files]
+    builds = {f.path: f.build for f in draft.files}
+    assert all(b is not None for b in builds.values())
+    inputs = {p: (b.op, b.input.repo, b.input.path) for p, b in builds.items() if b is not None}
+    assert inputs == {
+        "text_encoder/model.onnx": ("copy", "schmuell/sd-turbo-ort-web", "text_encoder/model.onnx"),
+        "unet/model.onnx": ("copy", "schmuell/sd-turbo-ort-web", "unet/model.onnx"),
+        "vae_decoder/model.onnx": ("taesd-decoder", "deinferno/taesd-onnx", "vae_decoder/model.onnx"),
+        "vae_encoder/model.onnx": ("taesd-encoder", "deinferno/taesd-onnx", "vae_encoder/model.onnx"),
+        "tokenizer.json": ("copy", "Xenova/clip-vit-base-patch16", "tokenizer.json"),
+    }
+    assert (draft.backends, draft.fallback, draft.image) == (full.backends, full.fallback, full.image)
+
+
+def test_the_default_draft_variant_can_refine_in_the_browser() -> None:
+    draft = load_manifest().variant("sd-turbo-fp16-taesd")
+    assert draft.img2img
+    assert draft.file("vae_encoder/model.onnx").required
+
+
+def test_the_int8_variant_is_built_from_public_files_with_onnxruntimes_quantizer() -> None:
+    int8 = load_manifest().variant("sd-turbo-int8")
+    assert int8.source.kind == "derived"
+    ops = {f.path: f.build.op for f in int8.files if f.build is not None}
+    assert ops["unet/model.onnx"] == ops["text_encoder/model.onnx"] == "int8"
+    assert int8.file("unet/model.onnx").build.quantize == ["MatMul", "Gemm", "Conv"]  # type: ignore[union-attr]
+    assert int8.img2img
+
+
+def test_every_variant_names_its_licences() -> None:
+    for variant in load_manifest().variants:
+        assert variant.licenses, variant.id
+        assert all(lic.name and lic.url.startswith("https://") and lic.covers for lic in variant.licenses)
+
+
+def test_sd_turbo_variants_carry_stabilitys_non_commercial_licence_and_taesd_is_mit() -> None:
+    draft = load_manifest().variant("sd-turbo-fp16-taesd")
+    names = {lic.covers.split(" ")[0]: lic.name for lic in draft.licenses}
+    assert "Non-Commercial" in names["SD-Turbo"]
+    assert names["TAESD"] == "MIT"
+
+
+def test_every_downloadable_variant_has_a_size_before_any_pull() -> None:
+    for variant in load_manifest().variants:
+        assert variant.size_estimate is not None and variant.size_estimate > 0, variant.id
+
+
+def test_rejects_a_derived_variant_with_a_file_it_does_not_say_how_to_build() -> None:
+    data = manifest_data()
+    del data["variants"][0]["files"][0]["build"]
+    with pytest.raises(ManifestError, match="need a `build`"):
+        parse_manifest(json.dumps(data))
+
+
+def test_rejects_quantize_settings_on_a_build_that_is_not_int8() -> None:
+    data = manifest_data()
+    data["variants"][0]["files"][0]["build"]["quantize"] = ["MatMul"]
+    with pytest.raises(ManifestError, match="quantize"):
+        parse_manifest(json.dumps(data))
 
 
 def test_the_tiny_taesd_fixture_shares_the_tiny_text_encoder_and_unet() -> None:
@@ -60,7 +109,8 @@ def test_the_tiny_taesd_fixture_shares_the_tiny_text_encoder_and_unet() -> None:
     tiny, taesd = manifest.variant("tiny-sd-turbo"), manifest.variant("tiny-sd-turbo-taesd")
     for path in ("text_encoder/model.onnx", "unet/model.onnx", "tokenizer.json"):
         assert taesd.file(path).sha256 == tiny.file(path).sha256
-    assert taesd.file("vae_decoder/model.onnx").sha256 != tiny.file("vae_decoder/model.onnx").sha256
+    for graph in ("vae_decoder/model.onnx", "vae_encoder/model.onnx"):
+        assert taesd.file(graph).sha256 != tiny.file(graph).sha256
 
 
 def test_sd_turbo_constants_are_diffusers_config() -> None:

@@ -93,11 +93,6 @@ def test_hidden_files_and_partials_in_a_source_directory_are_not_mirrored(
     assert sorted(f.path for f in lock.files) == sorted(FILES)
 
 
-def test_a_derived_variant_needs_a_source_directory(models_dir: Path) -> None:
-    with pytest.raises(SourceUnavailable, match="--from"):
-        pull(load_manifest().variant("sd-turbo-int8"), models_dir)
-
-
 def test_a_derived_variant_is_pulled_from_the_directory_given(source: Path, models_dir: Path) -> None:
     variant = load_manifest().variant("sd-turbo-int8")
 

@@ -11,6 +11,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from tests.hub_server import HubServer
+from tests.test_mirror_derived import start_hub
 from turbodraft.cli.models import register
 from turbodraft.models.tamper import flip_byte
 
@@ -96,11 +97,28 @@ def test_pull_of_an_unknown_variant_exits_2_naming_the_known_ones(data_dir: Path
     assert "unknown model 'sd-turbo-fp64'" in result.output and "sd-turbo-fp16" in result.output
 
 
-def test_pull_of_the_derived_variant_without_from_explains_how(data_dir: Path) -> None:
-    result = invoke("pull", "sd-turbo-int8", "--data-dir", str(data_dir))
+def test_pull_of_the_default_variant_builds_it_from_the_hub_with_a_progress_bar_per_file(data_dir: Path) -> None:
+    hub = start_hub("tiny-sd-turbo")
+    try:
+        result = invoke(
+            "pull", "sd-turbo-fp16-taesd", "--data-dir", str(data_dir), env={"HF_ENDPOINT": hub.url, "COLUMNS": "200"}
+        )
+    finally:
+        hub.stop()
 
-    assert result.exit_code == 1
-    assert "--from" in result.output
+    assert result.exit_code == 0, result.output
+    assert "sd-turbo-fp16-taesd: 5 files" in result.output and "verified, built from" in result.output
+    assert "deinferno/taesd-onnx@" in result.output
+    for shown in ("schmuell/sd-turbo-ort-web/unet/model.onnx", "deinferno/taesd-onnx/vae_encoder/model.onnx"):
+        assert shown in result.output  # the download bars name each input
+
+
+def test_dry_run_prints_the_plan_and_fetches_nothing(data_dir: Path) -> None:
+    result = invoke("pull", "sd-turbo-int8", "--dry-run", "--data-dir", str(data_dir))
+
+    assert result.exit_code == 0, result.output
+    assert "dynamic int8" in result.output and "nothing was fetched" in result.output
+    assert not (data_dir / "models").exists()
 
 
 def test_list_shows_each_variant_and_its_state(mirrored: Path) -> None:

@@ -25,6 +25,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
             runpod_local_handler="fake-sdxl",
             server_model="no-such-model",
             rate_limit_per_minute=0,
+            allow_model_pulls=False,  # random variant ids must not start real downloads
         )
     )
     running, thread = start_server(app)

@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     #: Largest img2img init image, decoded (a 1024x1024 PNG is a few MB).
     max_init_image_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
 
+    # --- Model mirror ----------------------------------------------------------------------------------------
+    #: Whether web pages may ask the gateway to fetch a model into its mirror (the model panel's Download,
+    #: `/v1/models/{id}/pull`). Unset: on when binding a loopback address, off otherwise (an admin pulls with
+    #: `turbodraft models pull` either way).
+    allow_model_pulls: bool | None = None
+    #: The Hugging Face Hub endpoint the gateway's pulls use (a mirror of the Hub); default HF_ENDPOINT's.
+    hf_endpoint: str | None = None
+
     # --- Server-side generation ----------------------------------------------------------------------------
     #: What the `server` target and the local RunPod server's sd-turbo handler run: a manifest id or a
     #: model directory. The tiny fixture needs no download; a deployment sets sd-turbo-int8 (or an fp32

@@ -4,11 +4,13 @@ mirror mounted on a test manifest, plus a few deliberately non-conforming file s
 Variants served:
 - `tiny-sd-turbo`, pulled into the test's data dir (a real mirror, so `flip_byte` can damage it);
 - `store-test`, a fixture variant in a temp directory the test may rewrite (a new revision);
+- `tiny-no-encoder`, the tiny model mirrored without its optional VAE encoder (a variant the bundle lacks);
 - `/quirky/manifest.json`: `no-range` (answers every Range request with the whole file, 200),
   `no-range-chunked` (the same server, but its manifest has chunk hashes) and `range-416` (answers the first
   Range request that does not start at 0 with 416).
 
 The mirror's chunk hashes are CHUNK bytes (test-sized), so a 1 MB file spans several chunk requests.
+`app.state.body_pace` (bytes per second, or None) paces every model file response, as a slow link does.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import shutil
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.responses import FileResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.conftest import FIXTURES, WEB_DIST
 from turbodraft.config import Settings
@@ -35,6 +40,7 @@ from turbodraft.models.mirror import pull
 TINY = "tiny-sd-turbo"
 TINY_SOURCE = FIXTURES / TINY
 SYNTHETIC = "store-test"
+NO_ENCODER = "tiny-no-encoder"
 #: Small enough for fast tests, large enough to span several test-sized chunks.
 SYNTHETIC_SIZE = 1_000_000
 CHUNK = 128 * 1024
@@ -61,7 +67,15 @@ def store_manifest(synthetic_dir: Path) -> Manifest:
             "source": RepoPathSource(kind="repo_path", path=os.path.relpath(synthetic_dir, REPO_ROOT)),
         }
     )
-    return manifest.model_copy(update={"variants": [*manifest.variants, synthetic]})
+    tiny = manifest.variant(TINY)
+    no_encoder = tiny.model_copy(
+        update={
+            "id": NO_ENCODER,
+            "description": "The tiny model, mirrored without its optional VAE encoder.",
+            "files": [f.model_copy(update={"required": f.path != "vae_encoder/model.onnx"}) for f in tiny.files],
+        }
+    )
+    return manifest.model_copy(update={"variants": [*manifest.variants, synthetic, no_encoder]})
 
 
 @dataclass
@@ -111,13 +125,52 @@ def quirky_router(quirky: Quirky) -> APIRouter:
     return router
 
 
+class PacedBodies:
+    """Sends model file bodies (not the manifest) in small pieces at `app.state.body_pace` bytes per second."""
+
+    def __init__(self, app: ASGIApp, owner: FastAPI) -> None:
+        self.app = app
+        self.owner = owner
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pace: float | None = getattr(self.owner.state, "body_pace", None)
+        path = str(scope.get("path", ""))
+        if scope["type"] != "http" or pace is None or not path.startswith(PREFIX + "/") or path.endswith(".json"):
+            await self.app(scope, receive, send)
+            return
+        piece = max(1024, int(pace / 10))
+
+        async def paced(message: Message) -> None:
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body: bytes = message.get("body", b"")
+            more = message.get("more_body", False)
+            for at in range(0, max(len(body), 1), piece):
+                last = at + piece >= len(body)
+                await send({"type": "http.response.body", "body": body[at : at + piece], "more_body": more or not last})
+                await anyio.sleep(min(piece, len(body) - at) / pace)
+
+        await self.app(scope, receive, paced)
+
+
+def paced(app: FastAPI) -> FastAPI:
+    """`app` with its model file bodies paced by `app.state.body_pace` (None: full speed)."""
+    app.state.body_pace = None
+    app.add_middleware(PacedBodies, owner=app)
+    return app
+
+
 def store_test_app(data_dir: Path, synthetic_dir: Path) -> tuple[FastAPI, Settings, Quirky]:
     """The gateway app with `/models/...` on the test manifest, mounted before the web app's catch-all."""
     settings = Settings(data_dir=data_dir, web_dir=WEB_DIST)
     write_synthetic(synthetic_dir)
     manifest = store_manifest(synthetic_dir)
     pull(manifest.variant(TINY), settings.models_dir, source_dir=TINY_SOURCE, chunk_bytes=CHUNK)
-    app = create_app(settings)
+    without = synthetic_dir.parent / "tiny-without-encoder"
+    shutil.copytree(TINY_SOURCE, without, ignore=shutil.ignore_patterns("vae_encoder"))
+    pull(manifest.variant(NO_ENCODER), settings.models_dir, source_dir=without, chunk_bytes=CHUNK)
+    app = paced(create_app(settings))
     # Whether or not create_app already mounts the mirror, these tests want it on their own manifest.
     app.router.routes[:] = [r for r in app.router.routes if not getattr(r, "path", "").startswith(PREFIX + "/")]
     before = len(app.router.routes)

@@ -165,14 +165,19 @@ def test_tiny_decoder_model_matches_diffusers_autoencoder_tiny_on_wasm(
     want = np.load(TAESD_ORACLE / case["image"]).astype(np.float32).reshape(case["height"], case["width"], 3)
     db = psnr(pixels_of(result), want)
     print(f"wasm taesd {case['id']}: PSNR {db:.1f} dB, timings {result['timings']}")
-    assert (result["model"], result["backend"]) == ("tiny-sd-turbo-taesd", "wasm")
+    assert (result["model"], result["backend"], result["mode"]) == ("tiny-sd-turbo-taesd", "wasm", case["mode"])
     assert db >= THRESHOLD_DB
     assert errors.errors == []
 
 
-def test_tiny_decoder_model_matches_diffusers_on_webgpu(webgpu_engine: tuple[Page, PageErrors]) -> None:
+TAESD_WEBGPU_CASES = [TAESD_CASES[1], next(c for c in TAESD_CASES if c["mode"] == "img2img")]
+
+
+@pytest.mark.parametrize("case", TAESD_WEBGPU_CASES, ids=[str(c["id"]) for c in TAESD_WEBGPU_CASES])
+def test_tiny_autoencoder_model_matches_diffusers_on_webgpu_drafts_and_refines(
+    webgpu_engine: tuple[Page, PageErrors], case: dict[str, Any]
+) -> None:
     page, errors = webgpu_engine
-    case = TAESD_CASES[1]
     result = generated(page, **{**oracle_request(case), "model": "tiny-sd-turbo-taesd"}, backend="webgpu")
     want = np.load(TAESD_ORACLE / case["image"]).astype(np.float32).reshape(case["height"], case["width"], 3)
     db = psnr(pixels_of(result), want)

@@ -23,6 +23,7 @@ from turbodraft.config import Settings
 from turbodraft.models import mirror
 from turbodraft.models.lockfile import LockFileError
 from turbodraft.models.manifest import ModelVariant, UnknownModel, load_manifest
+from turbodraft.models.plan import PullPlan, plan_pull
 
 out = Console()
 err = Console(stderr=True)
@@ -37,6 +38,9 @@ class RichProgress:
         self._progress = progress
         self._tasks: dict[str, TaskID] = {}
 
+    def expect(self, label: str, total: int | None, completed: int = 0) -> None:
+        pass  # a bar appears when its transfer begins
+
     def begin(self, label: str, total: int | None, completed: int = 0) -> None:
         self._tasks[label] = self._progress.add_task(label, total=total, completed=completed)
 
@@ -47,9 +51,14 @@ class RichProgress:
 
     def end(self, label: str) -> None:
         task = self._tasks.pop(label, None)
-        if task is not None and label.startswith("verify "):
+        if task is None:
+            return
+        if label.startswith("verify "):
             # Hash passes are short-lived; keep the screen to one line per file.
             self._progress.remove_task(task)
+        elif label.startswith("build "):
+            # A build has no byte count: show it done rather than forever pending.
+            self._progress.update(task, total=1, completed=1)
 
 
 def _progress() -> Progress:
@@ -97,7 +106,7 @@ def pull(
         ..., metavar="VARIANT", help="A variant id from `turbodraft models list`."
     ),
     from_dir: Path | None = typer.Option(
-        None, "--from", help="Copy from this directory instead (how the locally built int8 variant gets in)."
+        None, "--from", help="Copy from this directory instead (a variant built or downloaded elsewhere)."
     ),
     endpoint: str | None = typer.Option(
         None,
@@ -105,11 +114,17 @@ def pull(
         envvar="HF_ENDPOINT",
         help="Hugging Face Hub endpoint (default https://huggingface.co).",
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print what would be fetched and built, with sizes; fetch nothing (no network)."
+    ),
     data_dir: Path | None = DATA_DIR_OPTION,
 ) -> None:
-    """Download (or copy) a variant into the mirror, verify its sha256, and record it in a lock file."""
+    """Download (or copy, or build) a variant into the mirror, verify its sha256, and record it in a lock file."""
     variant = _variant(variant_id)
     settings = _settings(data_dir)
+    if dry_run:
+        _print_plan(plan_pull(variant, settings.models_dir, from_dir))
+        return
     try:
         with _progress() as progress:
             lock = mirror.pull(
@@ -121,10 +136,38 @@ def pull(
             )
     except (mirror.MirrorError, LockFileError) as exc:
         raise _fail(str(exc)) from exc
-    where = f"at {lock.origin.commit}" if lock.origin.kind == "huggingface" else f"from {lock.origin.path}"
+    origin = lock.origin
+    if origin.kind == "huggingface":
+        where = f"at {origin.commit}"
+    elif origin.kind == "derived":
+        where = "built from " + ", ".join(f"{i.repo}@{i.commit[:12]}" for i in origin.inputs)
+    else:
+        where = f"from {origin.path}"
     out.print(
         f"{variant.id}: {len(lock.files)} files, {_human(lock.total_size)}, verified, {where}", soft_wrap=True
     )
+
+
+def _approx(size: int | None, exact: bool) -> str:
+    return _human(size) if exact or size is None else f"~{_human(size)}"
+
+
+def _print_plan(plan: PullPlan) -> None:
+    table = Table("step", "file", "from / how", "size", title=f"turbodraft models pull {plan.variant_id}")
+    for step in plan.steps:
+        name = step.path if step.required else f"{step.path} (optional)"
+        table.add_row(step.kind, name, step.source, _approx(step.size, step.exact))
+    out.print(table)
+    exact = plan.exact
+    out.print(
+        f"download {_approx(plan.download_bytes, exact)}, "
+        f"result {_approx(plan.result_bytes, exact)} in the mirror"
+        + ("" if exact else " (~: the Hub's rounded figures; the pull checks exact sizes and sha256)"),
+        soft_wrap=True,
+    )
+    if plan.mirrored is not None:
+        out.print(f"already mirrored ({plan.mirrored}): a pull fetches only what changed", soft_wrap=True)
+    out.print("nothing was fetched (dry run)")
 
 
 def list_models(

@@ -16,6 +16,7 @@ from turbodraft.gateway.binding import allowed_host_names
 from turbodraft.gateway.errors import install_error_handlers
 from turbodraft.gateway.isolation import CrossOriginIsolationMiddleware
 from turbodraft.gateway.model_files import mount_model_files
+from turbodraft.gateway.model_pulls import mount_model_pulls
 from turbodraft.gateway.security import BodyLimitMiddleware
 from turbodraft.gateway.services import running_services
 from turbodraft.gateway.webapp import mount_web_app
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_v1.router)
     app.include_router(api_compat.router)
     mount_model_files(app, settings)
+    mount_model_pulls(app, settings)
     # Mounted last: `/` catches every path the API did not claim.
     mount_web_app(app, settings.web_dir)
     return app

@@ -52,6 +52,14 @@ def variant_dir(models_dir: Path, variant_id: str) -> Path:
     return models_dir / variant_id
 
 
+#: Where derived variants' public inputs are downloaded before their files are built (hidden: never served).
+INPUTS_DIR = ".inputs"
+
+
+def inputs_dir(models_dir: Path, variant_id: str) -> Path:
+    return models_dir / INPUTS_DIR / variant_id
+
+
 def fixture_root(variant: ModelVariant) -> Path | None:
     """The repository directory of a fixture variant; None for variants with another source."""
     if variant.source.kind != "repo_path":

@@ -110,13 +110,55 @@ class FileOrigin(_Frozen):
     path: str
 
 
+#: How a derived file is made from its public input (turbodraft.models.derive does each):
+#: copy: the input as it is; taesd-decoder / taesd-encoder: a TAESD graph in AutoencoderTiny's own latent scale
+#: given the engine's VAE interface; fp32: an fp16 graph widened to fp32; int8: widened, then dynamic int8.
+BuildOp = Literal["copy", "taesd-decoder", "taesd-encoder", "fp32", "int8"]
+
+
+class BuildInput(_Frozen):
+    """A public file a derived file is made from: a Hub repository, a revision (resolved once per pull to a
+    commit) and a path, with the size the Hub lists for it (for `pull --dry-run` and the model panel)."""
+
+    repo: str
+    revision: str
+    path: str
+    size_estimate: int | None = Field(default=None, gt=0)
+    #: The input's content hash, where known; otherwise the Hub's LFS sha256 is checked.
+    sha256: str | None = None
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> BuildInput:
+        if self.sha256 is not None and not _SHA256.match(self.sha256):
+            raise ValueError(f"{self.repo}/{self.path}: sha256 must be 64 lowercase hex digits")
+        return self
+
+
+class FileBuild(_Frozen):
+    op: BuildOp
+    input: BuildInput
+    #: int8 only: the operator types whose weights are quantized.
+    quantize: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _op_arguments(self) -> FileBuild:
+        if (self.op == "int8") != bool(self.quantize):
+            raise ValueError(f"{self.input.path}: `quantize` (operator types) goes with int8 builds, and only them")
+        return self
+
+
 class ModelFile(_Frozen):
     path: str
-    #: Bytes; null where the file cannot be fetched here (recorded later in the lock file by `models pull`).
+    #: Bytes, exactly; null where the file cannot be fetched here (recorded later in the lock file by `models pull`).
     size: int | None = Field(default=None, ge=0)
     sha256: str | None = None
     required: bool = True
     origin: FileOrigin | None = None
+    #: About how many bytes the file is (the Hub's rounded listing, or what a build makes of it), for dry runs
+    #: and the model panel before a pull; `size` is the exact figure a pull checks.
+    size_estimate: int | None = Field(default=None, gt=0)
+    #: Derived variants only: how this file is made.
+    build: FileBuild | None = None
 
     @model_validator(mode="after")
     def _well_formed(self) -> ModelFile:
@@ -124,7 +166,14 @@ class ModelFile(_Frozen):
             raise ValueError(f"{self.path}: sha256 must be 64 lowercase hex digits")
         if self.path.startswith("/") or ".." in Path(self.path).parts:
             raise ValueError(f"{self.path}: file paths must stay inside the model directory")
+        if self.build is not None and self.origin is not None:
+            raise ValueError(f"{self.path}: a built file names its input in `build`, not `origin`")
         return self
+
+    @property
+    def expected_size(self) -> int | None:
+        """The exact size where known, else the estimate."""
+        return self.size if self.size is not None else self.size_estimate
 
 
 class HuggingFaceSource(_Frozen):
@@ -139,10 +188,10 @@ class HuggingFaceSource(_Frozen):
 
 
 class DerivedSource(_Frozen):
-    """Made by our own tooling from a public model (the recipe says how)."""
+    """Composed and built by `turbodraft models pull` from public files (each file's `build` says how)."""
 
     kind: Literal["derived"]
-    base: HuggingFaceSource
+    #: What the build does, in words.
     recipe: str
 
 
@@ -156,12 +205,22 @@ class RepoPathSource(_Frozen):
 Source = Annotated[HuggingFaceSource | DerivedSource | RepoPathSource, Field(discriminator="kind")]
 
 
+class License(_Frozen):
+    """One licence that applies to (part of) a variant; the model panel shows each."""
+
+    name: str
+    url: str
+    #: Which part it covers ("SD-Turbo text encoder and UNet").
+    covers: str
+
+
 class ModelVariant(_Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     family: str
     description: str
     source: Source
     files: list[ModelFile]
+    licenses: list[License] = Field(min_length=1)
     dtype: Literal["float32", "float16", "int8"]
     io_dtype: Literal["float32"]
     backends: list[Backend] = Field(min_length=1)
@@ -188,7 +247,18 @@ class ModelVariant(_Frozen):
             raise ValueError(f"{self.id}: files lack {', '.join(missing)}")
         if self.img2img and VAE_ENCODER_GRAPH not in paths:
             raise ValueError(f"{self.id}: img2img needs {VAE_ENCODER_GRAPH}")
+        derived = self.source.kind == "derived"
+        unbuilt = [f.path for f in self.files if (f.build is None) == derived]
+        if unbuilt:
+            what = "need a `build`" if derived else "have a `build` but the variant is not derived"
+            raise ValueError(f"{self.id}: {', '.join(unbuilt)} {what}")
         return self
+
+    @property
+    def size_estimate(self) -> int | None:
+        """About how many bytes the variant's files are, or None where a file gives no figure."""
+        sizes = [f.expected_size for f in self.files]
+        return None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
 
     def file(self, path: str) -> ModelFile:
         for f in self.files:

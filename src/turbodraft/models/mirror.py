@@ -34,6 +34,7 @@ from turbodraft.models.chunk_hashes import DEFAULT_CHUNK_BYTES, ChunkHasher
 from turbodraft.models.local_copy import (
     directory_files,
     fixture_root,
+    inputs_dir,
     locate,
     variant_dir,
     variant_file_paths,
@@ -48,13 +49,18 @@ from turbodraft.models.lockfile import (
     read_lock,
     write_lock,
 )
-from turbodraft.models.manifest import HuggingFaceSource, Manifest, ModelFile, ModelVariant
+from turbodraft.models.manifest import Family, HuggingFaceSource, Manifest, ModelFile, ModelVariant, load_manifest
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _VARIANT_ID = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
 _PARTIAL = ".incomplete"
 _READ_CHUNK = 1 << 20
+
+# http_get reads (and writes, and reports progress) in DOWNLOAD_CHUNK_SIZE pieces, 10 MiB by default: at a slow
+# 300 KB/s that is a progress update every 30 s and up to 10 MiB fetched twice after a break. 1 MiB keeps the
+# gateway's pull progress (and the CLI's bars) moving and loses at most 1 MiB per break.
+constants.DOWNLOAD_CHUNK_SIZE = _READ_CHUNK
 
 
 class MirrorError(Exception):
@@ -90,6 +96,10 @@ class NotMirrored(MirrorError):
 class Progress(Protocol):
     """Byte progress of one labelled job (download, copy, hash); `advance` goes negative on a restart."""
 
+    def expect(self, label: str, total: int | None, completed: int = 0) -> None:
+        """A transfer the pull will make (or `completed` = `total`: a file it keeps), announced once the Hub has
+        been asked for every file's size and before any transfer begins, so overall progress has its total."""
+
     def begin(self, label: str, total: int | None, completed: int = 0) -> None: ...
 
     def advance(self, label: str, amount: int) -> None: ...
@@ -98,6 +108,9 @@ class Progress(Protocol):
 
 
 class _NoProgress:
+    def expect(self, label: str, total: int | None, completed: int = 0) -> None:
+        pass
+
     def begin(self, label: str, total: int | None, completed: int = 0) -> None:
         pass
 
@@ -132,7 +145,7 @@ class _Hasher(Protocol):
     def hexdigest(self) -> str: ...
 
 
-def _hash_file(path: Path, progress: Progress, label: str, digest: _Hasher | None = None) -> str:
+def hash_file_with_progress(path: Path, progress: Progress, label: str, digest: _Hasher | None = None) -> str:
     """sha256 of the file; a ChunkHasher passed as `digest` also collects the chunk hashes in the same pass."""
     digest = digest or hashlib.sha256()
     progress.begin(label, path.stat().st_size)
@@ -179,7 +192,7 @@ def _glob_escape(name: str) -> str:
 
 
 @dataclass
-class _HubFile:
+class HubFile:
     model_file: ModelFile
     repo: str
     remote_path: str
@@ -227,17 +240,19 @@ class HubPull:
             self._commits[key] = meta.commit_hash
         return self._commits[key]
 
-    def describe(self, model_file: ModelFile, source: HuggingFaceSource) -> _HubFile:
+    def describe(self, model_file: ModelFile, source: HuggingFaceSource) -> HubFile:
         if model_file.origin is not None:
             origin = model_file.origin
-            repo, revision, remote = origin.repo, origin.revision, origin.path
-        else:
-            repo, revision, remote = source.repo, source.revision, model_file.path
+            return self.describe_at(model_file, origin.repo, origin.revision, origin.path)
+        return self.describe_at(model_file, source.repo, source.revision, model_file.path)
+
+    def describe_at(self, model_file: ModelFile, repo: str, revision: str, remote: str) -> HubFile:
+        """`remote` in `repo` at the commit `revision` resolves to (HEAD requests only, nothing downloaded)."""
         commit = self.resolve(repo, revision, remote)
         url, meta = self._head(repo, remote, commit)
-        return _HubFile(model_file, repo, remote, commit, meta.location or url, meta.etag, meta.size)
+        return HubFile(model_file, repo, remote, commit, meta.location or url, meta.etag, meta.size)
 
-    def download(self, hub_file: _HubFile, dest: Path) -> LockedFile:
+    def download(self, hub_file: HubFile, dest: Path) -> LockedFile:
         path = hub_file.model_file.path
         manifest_size = hub_file.model_file.size
         if manifest_size is not None and hub_file.size is not None and manifest_size != hub_file.size:
@@ -261,7 +276,7 @@ class HubPull:
                 resumed = 0
             self._fetch(hub_file.url, partial, resumed, size, path)
             hasher = ChunkHasher(self.chunk_bytes)
-            actual = _hash_file(partial, self.progress, f"verify {path}", hasher)
+            actual = hash_file_with_progress(partial, self.progress, f"verify {path}", hasher)
             if expected_sha is None or actual == expected_sha:
                 break
             partial.unlink()
@@ -313,7 +328,7 @@ def _pull_from_hub(
     if not required:
         raise SourceUnavailable(f"{variant.id}: the manifest lists no file of {source.repo}")
     commit = hub.resolve(source.repo, source.revision, required[0].path)
-    plan: list[_HubFile] = []
+    plan: list[HubFile] = []
     for model_file in variant.files:
         try:
             plan.append(hub.describe(model_file, source))
@@ -322,7 +337,7 @@ def _pull_from_hub(
                 raise
 
     locked: list[LockedFile] = []
-    todo: list[_HubFile] = []
+    todo: list[HubFile] = []
     for hub_file in plan:
         known = previous.file(hub_file.model_file.path) if previous else None
         dest = root / hub_file.model_file.path
@@ -330,6 +345,10 @@ def _pull_from_hub(
             locked.append(known)
         else:
             todo.append(hub_file)
+    for hub_file in plan:
+        size = hub_file.size if hub_file.size is not None else hub_file.model_file.size
+        kept = hub_file not in todo
+        hub.progress.expect(hub_file.model_file.path, size, completed=(size or 0) if kept else 0)
     if todo:
         # Files are about to change under the old lock's hashes: stop announcing the old copy first.
         lock_path(models_dir, variant.id).unlink(missing_ok=True)
@@ -389,11 +408,14 @@ def pull(
     token: str | bool | None = None,
     progress: Progress | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+    family: Family | None = None,
 ) -> LockFile:
     """Mirror `variant` into `models_dir` and return the lock file written for it.
 
-    From `source_dir` when given (how a derived variant such as the int8 build gets in), else from the
-    repository for fixture variants, else from the Hub at the commit the manifest's revision resolves to.
+    From `source_dir` when given (any variant, e.g. one built elsewhere), else from the repository for
+    fixture variants, else from the Hub at the commit the manifest's revision resolves to; a derived variant's
+    files are built from their public inputs on the Hub (derived.py), with `family` (default: the packaged
+    manifest's) giving the constants a build needs.
     Raises SourceUnavailable or IntegrityError; a file that fails its hash check is never left in place.
     The lock records each file's sha256 and its `chunk_bytes` chunk hashes, from the same read pass.
     """
@@ -405,7 +427,7 @@ def pull(
     guard = FileLock(pull_lock_path(models_dir, variant.id), timeout=0)
     try:
         with guard:
-            return _pull(variant, models_dir, source_dir, endpoint, token, progress, chunk_bytes)
+            return _pull(variant, models_dir, source_dir, endpoint, token, progress, chunk_bytes, family)
     except Timeout as exc:
         raise MirrorError(f"another `turbodraft models pull {variant.id}` is running") from exc
 
@@ -422,6 +444,7 @@ def _pull(
     token: str | bool | None,
     progress: Progress,
     chunk_bytes: int,
+    family: Family | None,
 ) -> LockFile:
     if source_dir is not None:
         return _pull_from_directory(variant, source_dir, models_dir, progress, chunk_bytes)
@@ -430,17 +453,13 @@ def _pull(
         root = fixture_root(variant)
         assert root is not None
         return _pull_from_directory(variant, root, models_dir, progress, chunk_bytes)
+    hub = HubPull(endpoint=endpoint, token=token, progress=progress, chunk_bytes=chunk_bytes)
     if source.kind == "derived":
-        raise SourceUnavailable(
-            f"{variant.id} is built locally, not downloaded: {source.recipe}; "
-            f"then `turbodraft models pull {variant.id} --from <int8-dir>`"
-        )
-    return _pull_from_hub(
-        variant,
-        source,
-        models_dir,
-        HubPull(endpoint=endpoint, token=token, progress=progress, chunk_bytes=chunk_bytes),
-    )
+        from turbodraft.models.derived import pull_derived  # derived.py builds on this module
+
+        constants = family or load_manifest().families[variant.family]
+        return pull_derived(variant, constants, models_dir, hub)
+    return _pull_from_hub(variant, source, models_dir, hub)
 
 
 # --- verify, list, remove --------------------------------------------------------------------------------
@@ -488,7 +507,7 @@ def verify(variant: ModelVariant, models_dir: Path, *, progress: Progress | None
         if size != expected_size:
             checks.append(FileCheck(locked.path, "size", expected_size, size, expected_sha, None))
             continue
-        sha = _hash_file(location, progress, locked.path)
+        sha = hash_file_with_progress(location, progress, locked.path)
         state: FileState = "ok" if sha == expected_sha else "sha256"
         checks.append(FileCheck(locked.path, state, expected_size, size, expected_sha, sha))
     return VerifyReport(variant.id, checks)
@@ -514,7 +533,7 @@ def _state_of(variant: ModelVariant, models_dir: Path) -> tuple[MirrorState, int
         return "damaged", None, None
     if copy is not None:
         return ("mirrored" if copy.kind == "mirror" else "fixture"), copy.total_size, copy.commit
-    if variant_dir(models_dir, variant.id).exists():
+    if variant_dir(models_dir, variant.id).exists() or inputs_dir(models_dir, variant.id).exists():
         return "partial", None, None
     return "absent", None, None
 
@@ -534,8 +553,10 @@ def _describe_source(variant: ModelVariant) -> str:
     if source.kind == "huggingface":
         return f"hf:{source.repo}@{source.revision}"
     if source.kind == "derived":
-        return f"derived from hf:{source.base.repo}"
+        repos = sorted({f.build.input.repo for f in variant.files if f.build is not None})
+        return "built from " + ", ".join(f"hf:{r}" for r in repos)
     return f"repo:{source.path}"
+
 
 
 def remove(models_dir: Path, variant_id: str) -> bool:
@@ -544,8 +565,10 @@ def remove(models_dir: Path, variant_id: str) -> bool:
         raise MirrorError(f"{variant_id!r} is not a variant id")
     lock = lock_path(models_dir, variant_id)
     root = variant_dir(models_dir, variant_id)
-    existed = lock.exists() or root.exists()
+    inputs = inputs_dir(models_dir, variant_id)
+    existed = lock.exists() or root.exists() or inputs.exists()
     lock.unlink(missing_ok=True)
-    if root.exists():
-        shutil.rmtree(root)
+    for tree in (root, inputs):
+        if tree.exists():
+            shutil.rmtree(tree)
     return existed

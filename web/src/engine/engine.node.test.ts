@@ -7,9 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine, type EngineRequest } from './engine';
+import { Engine, type EngineDeps, type EngineRequest } from './engine';
 import { EngineError } from './errors';
-import type { Progress } from './pipeline';
+import { MANIFEST } from './manifest';
+import type { ModelReader, Progress } from './pipeline';
 import { parseNpy, psnr } from './testing/npy';
 import { decodePng } from './testing/png';
 
@@ -39,15 +40,20 @@ const npy = (name: string): Float32Array => parseNpy(readFileSync(path.join(ORAC
 const initImage = (name: string): Float32Array =>
   name.endsWith('.npy') ? npy(name) : decodePng(readFileSync(path.join(ORACLE, name))).pixels;
 
-function newEngine(): Engine {
+function fixtureReader(directory: string): ModelReader {
+  return (file) => {
+    const full = path.join(FIXTURES, directory, file);
+    return Promise.resolve(existsSync(full) ? new Uint8Array(readFileSync(full)) : null);
+  };
+}
+
+function newEngine(extra: Partial<EngineDeps> = {}): Engine {
   return new Engine({
     ort,
     gpu: undefined,
-    readerFor: (variantId) => (file) => {
-      const full = path.join(FIXTURES, variantId, file);
-      return Promise.resolve(existsSync(full) ? new Uint8Array(readFileSync(full)) : null);
-    },
+    readerFor: fixtureReader,
     defaultModel: 'tiny-sd-turbo',
+    ...extra,
   });
 }
 
@@ -122,6 +128,32 @@ describe('the engine in Node (wasm)', () => {
     engine.cancel();
     await expect(run).rejects.toBeInstanceOf(EngineError);
     await expect(run).rejects.toMatchObject({ code: 'cancelled' });
+  });
+
+  it('runs a variant its bundle does not know, from a definition learnt at run time', async () => {
+    const tiny = MANIFEST.variants.find((v) => v.id === 'tiny-sd-turbo');
+    let asked = 0;
+    const own = newEngine({
+      readerFor: (id) => fixtureReader(id === 'pulled-later' ? 'tiny-sd-turbo' : id),
+      loadManifest: () => {
+        asked++;
+        return Promise.resolve({ variants: [{ ...tiny, id: 'pulled-later' }], families: {} });
+      },
+    });
+    const c = CASES[0];
+    if (c === undefined) throw new Error('no oracle case');
+    const result = await own.generate({ ...requestFor(c), model: 'pulled-later' });
+    expect(result.model).toBe('pulled-later');
+    expect(psnr(result.pixels ?? new Float32Array(), npy(c.image))).toBeGreaterThanOrEqual(THRESHOLD_DB);
+    await own.generate({ ...requestFor(c), model: 'pulled-later' });
+    expect(asked).toBe(1); // known now: not asked again
+    await own.dispose();
+  });
+
+  it('names a variant known neither to the bundle nor at run time as unknown', async () => {
+    const own = newEngine({ loadManifest: () => Promise.resolve({ variants: [{ id: 'broken' }], families: {} }) });
+    await expect(own.generate({ prompt: 'x', seed: 1, model: 'broken' })).rejects.toMatchObject({ code: 'unknown-model' });
+    await own.dispose();
   });
 
   it('refuses work after dispose', async () => {

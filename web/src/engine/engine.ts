@@ -6,7 +6,16 @@
 import { chooseBackend, type BackendChoice, type BackendSupport } from './backend';
 import { EngineError } from './errors';
 import { acquireAdapter, limitsReport, type AcquiredAdapter } from './gpu';
-import { MANIFEST, familyOf, findVariant, type BackendName, type Manifest, type ModelVariant } from './manifest';
+import {
+  MANIFEST,
+  familyOf,
+  findVariant,
+  mergeManifests,
+  type BackendName,
+  type Manifest,
+  type ManifestExtension,
+  type ModelVariant,
+} from './manifest';
 import { SdTurboPipeline, fixesImageSize, type ImageSize, type ModelReader, type Ort, type Progress } from './pipeline';
 import { validateRequest, type GenerateRequest } from './request';
 
@@ -60,6 +69,11 @@ export interface EngineDeps {
   readonly encodePng?: PngEncoder;
   readonly defaultModel?: string;
   readonly manifest?: Manifest;
+  /**
+   * Variants and families known at run time (the gateway's served manifest, or what downloads stored when it is
+   * gone), merged over `manifest`; asked once, and again when a request names a variant not yet known.
+   */
+  readonly loadManifest?: () => Promise<ManifestExtension | null>;
 }
 
 /**
@@ -82,7 +96,9 @@ interface Ticket {
 
 export class Engine {
   private readonly deps: EngineDeps;
-  private readonly manifest: Manifest;
+  private readonly baseManifest: Manifest;
+  private manifest: Manifest;
+  private manifestLoaded = false;
   private readonly pipelines = new Map<string, Promise<SdTurboPipeline>>();
   private adapter: Promise<AcquiredAdapter> | null = null;
   private device: GPUDevice | null = null;
@@ -96,7 +112,21 @@ export class Engine {
 
   constructor(deps: EngineDeps) {
     this.deps = deps;
-    this.manifest = deps.manifest ?? MANIFEST;
+    this.baseManifest = this.manifest = deps.manifest ?? MANIFEST;
+  }
+
+  /** The manifest with what is known at run time, (re)loaded first when `id` is not in it yet. */
+  private async refreshManifest(id: string): Promise<void> {
+    const load = this.deps.loadManifest;
+    if (load === undefined) return;
+    if (this.manifestLoaded && this.manifest.variants.some((v) => v.id === id)) return;
+    try {
+      const extra = await load();
+      if (extra !== null) this.manifest = mergeManifests(this.baseManifest, extra);
+      this.manifestLoaded = true;
+    } catch {
+      // Neither the gateway nor stored definitions: the bundle's manifest still serves its own variants.
+    }
   }
 
   get sessionsCreated(): number {
@@ -170,7 +200,10 @@ export class Engine {
     const started = performance.now();
     try {
       check();
-      const requested = findVariant(request.model ?? this.deps.defaultModel ?? DEFAULT_MODEL, this.manifest);
+      const requestedId = request.model ?? this.deps.defaultModel ?? DEFAULT_MODEL;
+      if (typeof requestedId === 'string') await this.refreshManifest(requestedId);
+      check();
+      const requested = findVariant(requestedId, this.manifest);
       // Bad input fails here, before any model file is fetched.
       validateRequest(request, { variant: requested, family: familyOf(requested, this.manifest), img2img: true });
       const choice = await this.choose(requested, request.backend);

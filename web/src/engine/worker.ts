@@ -9,6 +9,7 @@ import { EngineError, type EngineErrorWire } from './errors';
 import type { Progress } from './pipeline';
 import { encodePng } from './png';
 import { directoryReader } from './sources';
+import { runtimeManifest } from './store/definitions';
 import { storeReaders } from './store/reader';
 
 export interface WorkerConfig {
@@ -55,6 +56,7 @@ const api = {
           : (variantId) => directoryReader(config.modelBaseUrl ?? '', variantId),
       gpu: 'gpu' in self.navigator ? self.navigator.gpu : undefined,
       encodePng,
+      loadManifest: () => runtimeManifest(config.manifestUrl),
       ...(config.defaultModel === undefined ? {} : { defaultModel: config.defaultModel }),
     });
   },

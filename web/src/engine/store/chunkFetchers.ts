@@ -3,11 +3,11 @@
  * Where a worker cannot start workers of its own, chunks are fetched on the store worker's thread instead:
  * slower, same results.
  */
-import { fetchChunk, type ChunkRequest, type ChunkResult } from './chunkFetch';
-import type { ChunkWorkerMessage } from './chunkWorker';
+import { fetchChunk, type ChunkProgress, type ChunkRequest, type ChunkResult } from './chunkFetch';
+import type { ChunkWorkerMessage, ChunkWorkerReply } from './chunkWorker';
 
 export interface ChunkFetcher {
-  fetch(request: ChunkRequest, signal: AbortSignal): Promise<ChunkResult>;
+  fetch(request: ChunkRequest, signal: AbortSignal, onProgress?: ChunkProgress): Promise<ChunkResult>;
 }
 
 class WorkerFetcher implements ChunkFetcher {
@@ -19,28 +19,35 @@ class WorkerFetcher implements ChunkFetcher {
     this.worker = worker;
   }
 
-  fetch(request: ChunkRequest, signal: AbortSignal): Promise<ChunkResult> {
-    if (this.broken) return fetchChunk(request, signal);
+  fetch(request: ChunkRequest, signal: AbortSignal, onProgress?: ChunkProgress): Promise<ChunkResult> {
+    if (this.broken) return fetchChunk(request, signal, onProgress);
     return new Promise((resolve) => {
       const onAbort = (): void => {
         this.worker.postMessage({ abort: true } satisfies ChunkWorkerMessage);
       };
-      this.worker.onmessage = (event: MessageEvent<ChunkResult>): void => {
+      this.worker.onmessage = (event: MessageEvent<ChunkWorkerReply>): void => {
+        const reply = event.data;
+        if ('progress' in reply) {
+          onProgress?.(reply.progress);
+          return;
+        }
         signal.removeEventListener('abort', onAbort);
-        resolve(event.data);
+        resolve(reply.result);
       };
       this.worker.onerror = (): void => {
         signal.removeEventListener('abort', onAbort);
         this.broken = true;
         this.worker.terminate();
-        resolve(fetchChunk(request, signal));
+        // The prefix went to the dead worker; without it the whole chunk is asked for (and checked) again.
+        resolve(fetchChunk({ ...request, prefix: undefined }, signal, onProgress));
       };
       if (signal.aborted) {
         resolve({ kind: 'aborted' });
         return;
       }
       signal.addEventListener('abort', onAbort, { once: true });
-      this.worker.postMessage({ request } satisfies ChunkWorkerMessage);
+      const transfer = request.prefix === undefined ? [] : [request.prefix];
+      this.worker.postMessage({ request } satisfies ChunkWorkerMessage, { transfer });
     });
   }
 }

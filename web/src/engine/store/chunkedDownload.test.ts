@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { journalFits, verifiedBytes } from './chunkedDownload';
+import { heldBytes, journalFits } from './chunkedDownload';
 import { base64Encode, type ChunkJournal } from './layout';
 import type { ServedFile } from './served';
 
@@ -21,7 +21,15 @@ function journal(bits: number[], patch: Partial<ChunkJournal> = {}): ChunkJourna
 describe('the chunk journal', () => {
   it('counts the bytes of the verified chunks, the short last one included', () => {
     // chunks 0 and 2 (byte 0: 0b101), and chunk 9 (byte 1: bit 1)
-    expect(verifiedBytes(journal([0b101, 0b10]), file)).toBe(100 + 100 + 50);
+    expect(heldBytes(journal([0b101, 0b10]), file)).toBe(100 + 100 + 50);
+  });
+
+  it('counts the kept prefixes of chunks begun, so a pause keeps every byte fetched', () => {
+    expect(heldBytes(journal([0b1, 0], { partial: { '1': 40, '9': 20 } }), file)).toBe(100 + 40 + 20);
+  });
+
+  it('never counts a prefix beyond its chunk, nor one of a verified chunk twice', () => {
+    expect(heldBytes(journal([0b1, 0], { partial: { '0': 70, '9': 500 } }), file)).toBe(100 + 50);
   });
 
   it('is only resumed for the same file and chunk size', () => {

@@ -11,6 +11,12 @@
  *
  * The chunk list came from the gateway, which derived it from a file whose whole sha256 it verified: all
  * chunks matching implies the whole file matches, so the file goes to blobs/ without being read again.
+ *
+ * Progress counts bytes as they arrive, not only whole verified chunks: a chunk is megabytes, which on a slow
+ * link is many seconds. A request that is paused or cut mid-chunk gives back what it received; those bytes are
+ * written at their offset and journaled as the chunk's prefix (unverified), and the chunk's next request asks
+ * only for the rest and hashes prefix and rest together. If that hash fails, the prefix may be what was wrong:
+ * the chunk is fetched once more whole before it counts as a mismatch.
  */
 import {
   base64Decode,
@@ -38,13 +44,18 @@ const COMMIT_INTERVAL_MS = 1000;
 
 const isSet = (bits: Uint8Array, i: number): boolean => ((bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
 
-/** Bytes of `file` in chunks the journal marks verified. */
-export function verifiedBytes(journal: ChunkJournal, file: ServedFile): number {
+const chunkLength = (index: number, chunkSize: number, fileSize: number): number =>
+  Math.max(0, Math.min(chunkSize, fileSize - index * chunkSize));
+
+/** Bytes of `file` the journal says are on disk: chunks verified, plus the prefixes of chunks begun. */
+export function heldBytes(journal: ChunkJournal, file: ServedFile): number {
   const bits = base64Decode(journal.verified);
   const count = Math.ceil(file.size / journal.chunkSize);
   let bytes = 0;
   for (let i = 0; i < count; i++) {
-    if (isSet(bits, i)) bytes += Math.min(journal.chunkSize, file.size - i * journal.chunkSize);
+    const length = chunkLength(i, journal.chunkSize, file.size);
+    if (isSet(bits, i)) bytes += length;
+    else bytes += Math.min(length, journal.partial?.[String(i)] ?? 0);
   }
   return bytes;
 }
@@ -69,8 +80,13 @@ class ChunkedTransfer {
   /** Aborts the other requests when one lane hits an error that ends the file's download. */
   private readonly stopAll = new AbortController();
   private readonly signal: AbortSignal;
+  /** Bytes in verified chunks. */
   private done = 0;
-  private committedDone = 0;
+  /** Per chunk begun but not verified: bytes of it written to the .part file (journaled at the next commit). */
+  private readonly prefixes = new Map<number, number>();
+  /** Per chunk in flight: bytes of it received so far (prefix included). */
+  private readonly inFlight = new Map<number, number>();
+  private dirty = false;
   private committedAt = performance.now();
   private committing: Promise<void> = Promise.resolve();
   private backingOff = 0;
@@ -91,7 +107,14 @@ class ChunkedTransfer {
     const journal = await readJson(this.ctx.layout.partial, journalName(this.file.sha256));
     if (journalFits(journal, this.file, this.chunks) && this.handle.getSize() === this.file.size) {
       this.verified.set(base64Decode(journal.verified));
-      this.done = this.committedDone = verifiedBytes(journal, this.file);
+      for (let i = 0; i < this.chunks.sha256.length; i++) {
+        const length = chunkLength(i, this.chunks.size, this.file.size);
+        if (isSet(this.verified, i)) this.done += length;
+        else {
+          const prefix = Math.min(length, journal.partial?.[String(i)] ?? 0);
+          if (prefix > 0) this.prefixes.set(i, prefix);
+        }
+      }
     } else {
       // Whatever is there was never verified chunk by chunk; a journal of the streamed path would lie now.
       await removeIfPresent(this.ctx.layout.partial, journalName(this.file.sha256));
@@ -138,8 +161,44 @@ class ChunkedTransfer {
     }
   }
 
+  /** Bytes of the file in hand: verified chunks, written prefixes, and what requests in flight received. */
+  private held(): number {
+    let bytes = this.done;
+    const begun = new Set([...this.prefixes.keys(), ...this.inFlight.keys()]);
+    for (const i of begun) bytes += Math.max(this.prefixes.get(i) ?? 0, this.inFlight.get(i) ?? 0);
+    return bytes;
+  }
+
   private progress(): void {
-    this.ctx.onProgress(this.done, this.backingOff > 0 ? 'retrying' : 'downloading');
+    this.ctx.onProgress(this.held(), this.backingOff > 0 ? 'retrying' : 'downloading');
+  }
+
+  /** Writes what an interrupted request received after the chunk's known prefix, as its new prefix. */
+  private keepPartial(index: number, start: number, partial: ArrayBuffer | undefined): boolean {
+    const before = this.prefixes.get(index) ?? 0;
+    if (partial === undefined || partial.byteLength <= before) return false;
+    writeAt(this.handle, new Uint8Array(partial, before), start + before);
+    this.prefixes.set(index, partial.byteLength);
+    this.dirty = true;
+    return true;
+  }
+
+  /** The chunk's prefix as written, to send with its request. */
+  private readPrefix(index: number, start: number): ArrayBuffer | undefined {
+    const length = this.prefixes.get(index) ?? 0;
+    if (length === 0) return undefined;
+    const bytes = new Uint8Array(length);
+    let read = 0;
+    while (read < length) {
+      const n = this.handle.read(bytes.subarray(read), { at: start + read });
+      if (n <= 0) break;
+      read += n;
+    }
+    if (read < length) {
+      this.prefixes.delete(index); // shorter on disk than journaled: start the chunk over
+      return undefined;
+    }
+    return bytes.buffer;
   }
 
   private async fetchChunk(fetcher: ChunkFetcher, index: number): Promise<void> {
@@ -148,16 +207,38 @@ class ChunkedTransfer {
     const end = Math.min(start + this.chunks.size, this.file.size) - 1;
     const expected = this.chunks.sha256[index] ?? '';
     const request = { url: this.file.url, start, end, fileSize: this.file.size, sha256: expected };
+    const onProgress = (received: number): void => {
+      this.inFlight.set(index, received);
+      this.progress();
+    };
+    let doubtedPrefix = false;
     for (let attempt = 1; ; attempt++) {
-      const result = await fetcher.fetch(request, this.signal);
+      const prefix = this.readPrefix(index, start);
+      let result: ChunkResult;
+      try {
+        result = await fetcher.fetch({ ...request, prefix }, this.signal, onProgress);
+      } finally {
+        this.inFlight.delete(index);
+      }
       if (result.kind === 'no-range') {
         this.noRange = true;
         return;
       }
+      if (result.kind === 'mismatch' && result.hadPrefix && !doubtedPrefix) {
+        // The kept prefix may be what is wrong: fetch the whole chunk once more before calling it a mismatch.
+        doubtedPrefix = true;
+        this.prefixes.delete(index);
+        this.dirty = true;
+        attempt--;
+        continue;
+      }
+      if (result.kind === 'aborted') this.keepPartial(index, start, result.partial);
       if (result.kind !== 'retry') {
         await this.accept(index, request, result);
         return;
       }
+      // A retry that brought bytes is progress, as on the whole-file path: count lack of progress only.
+      if (this.keepPartial(index, start, result.partial)) attempt = 1;
       if (attempt > settings.maxRetries) {
         throw new StoreError(
           'network-error',
@@ -168,8 +249,8 @@ class ChunkedTransfer {
       }
       this.backingOff++;
       try {
+        await this.commit(); // a reload during the backoff resumes from here (committed before it is shown)
         this.progress();
-        await this.commit(); // a reload during the backoff resumes from here
         await sleep(backoffMs(attempt, settings.retryDelayMs), this.signal);
       } finally {
         this.backingOff--;
@@ -201,9 +282,12 @@ class ChunkedTransfer {
       case 'verified':
         break;
     }
-    writeAt(this.handle, new Uint8Array(result.bytes), start);
+    const prefix = this.prefixes.get(index) ?? 0;
+    writeAt(this.handle, new Uint8Array(result.bytes, prefix), start + prefix); // the prefix is on disk already
+    this.prefixes.delete(index);
     this.verified[index >> 3] = (this.verified[index >> 3] ?? 0) | (1 << (index & 7));
     this.done += end - start + 1;
+    this.dirty = true;
     this.progress();
     if (performance.now() - this.committedAt >= COMMIT_INTERVAL_MS) await this.commit();
   }
@@ -215,19 +299,24 @@ class ChunkedTransfer {
   }
 
   private async writeJournal(): Promise<void> {
-    if (this.done === this.committedDone) return;
-    const done = this.done;
+    if (!this.dirty) return;
+    this.dirty = false;
     const journal: ChunkJournal = {
       version: 2,
       sha256: this.file.sha256,
       size: this.file.size,
       chunkSize: this.chunks.size,
       verified: base64Encode(this.verified),
+      partial: Object.fromEntries([...this.prefixes].map(([i, n]) => [String(i), n])),
     };
     this.handle.flush();
     this.committedAt = performance.now();
-    await writeJson(this.ctx.layout.partial, journalName(this.file.sha256), journal);
-    this.committedDone = done;
+    try {
+      await writeJson(this.ctx.layout.partial, journalName(this.file.sha256), journal);
+    } catch (error) {
+      this.dirty = true;
+      throw error;
+    }
   }
 }
 

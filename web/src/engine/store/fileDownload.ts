@@ -4,7 +4,7 @@
  * verified before it is written (chunkedDownload.ts); others, or when `chunkHashes` is off, as one stream
  * checked against the whole-file sha256 (streamedDownload.ts). Only a verified file is moved to blobs/.
  */
-import { downloadChunked, journalFits, verifiedBytes } from './chunkedDownload';
+import { downloadChunked, journalFits, heldBytes } from './chunkedDownload';
 import { fileOrNull, isJournal, journalName, partName, readJson, removeIfPresent, type Layout } from './layout';
 import { openExclusive, type WorkerFileHandle } from './opfsFile';
 import type { ServedFile } from './served';
@@ -25,7 +25,7 @@ export async function bytesHeld(layout: Layout, file: ServedFile): Promise<numbe
   if (isJournal(journal) && journal.sha256 === file.sha256 && journal.size === file.size) {
     return Math.min(journal.offset, file.size);
   }
-  if (file.chunks !== null && journalFits(journal, file, file.chunks)) return verifiedBytes(journal, file);
+  if (file.chunks !== null && journalFits(journal, file, file.chunks)) return heldBytes(journal, file);
   return 0;
 }
 

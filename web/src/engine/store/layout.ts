@@ -25,6 +25,14 @@ export interface VariantRecord {
   readonly description: string;
   readonly files: readonly StoredFile[];
   readonly savedAt: string;
+  /**
+   * The variant's definition as the gateway served it (backends, sizes, ...), so the engine can run a variant
+   * its bundle does not know (pulled or custom) with the gateway gone. Absent in records written before.
+   */
+  readonly definition?: Readonly<Record<string, unknown>>;
+  /** The manifest's families at download time (the constants `definition.family` names). */
+  readonly families?: Readonly<Record<string, unknown>>;
+  readonly licenses?: readonly { readonly name: string; readonly url: string; readonly covers: string }[];
 }
 
 /** Journal of a file checked as one stream (its manifest entry has no chunk hashes). */
@@ -51,6 +59,11 @@ export interface ChunkJournal {
    * base64. Chunks complete out of order (several requests are in flight), hence not an offset.
    */
   readonly verified: string;
+  /**
+   * Chunks whose first bytes are written but not yet verified (a request was paused or cut mid-chunk): chunk
+   * index -> bytes held from its start. A resume asks only for the rest; the hash covers the whole chunk.
+   */
+  readonly partial?: Readonly<Record<string, number>>;
 }
 
 export interface Layout {

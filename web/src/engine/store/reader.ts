@@ -26,8 +26,21 @@ export function verifiedMirrorReaders(manifestUrl: string): (variantId: string) 
       manifest = null; // a transient failure is not remembered
       throw error;
     }
-    const file = variants.find((v) => v.id === variantId)?.files?.find((f) => f.path === path);
-    if (file === undefined) return null;
+    const variant = variants.find((v) => v.id === variantId);
+    if (variant === undefined) {
+      throw new StoreError('unknown-variant', `the gateway offers no model ${JSON.stringify(variantId)}`, path);
+    }
+    if (variant.files === null) {
+      // Otherwise the first file asked for (the tokenizer) would look missing from a model that is not there.
+      throw new StoreError(
+        'not-mirrored',
+        `the gateway does not have ${variantId} yet (it lacks ${variant.missing.join(', ')}); download it in the ` +
+          `model panel, or fetch it with \`turbodraft models pull ${variantId}\``,
+        path,
+      );
+    }
+    const file = variant.files.find((f) => f.path === path);
+    if (file === undefined) return null; // an optional file the gateway does not have
     const response = await fetch(file.url);
     if (!response.ok) throw new StoreError('http-error', `HTTP ${String(response.status)} for ${file.url}`, path);
     const bytes = new Uint8Array(await response.arrayBuffer());

@@ -23,6 +23,61 @@ describe('parseServedManifest', () => {
     expect(variant?.files).toBeNull();
   });
 
+  it('downloads a variant without an optional file the gateway lacks, and with its other files', () => {
+    const [variant] = parseServedManifest(
+      {
+        variants: [
+          {
+            id: 'm',
+            files: [
+              { path: 'a.onnx', size: 3, sha256: SHA, url: '/a' },
+              { path: 'vae_encoder/model.onnx', size: null, sha256: null, url: null, required: false },
+            ],
+          },
+        ],
+      },
+      BASE,
+    );
+    expect(variant?.files?.map((f) => f.path)).toEqual(['a.onnx']);
+    expect(variant?.missing).toEqual([]);
+  });
+
+  it('names the required files the gateway lacks', () => {
+    const [variant] = parseServedManifest(
+      {
+        variants: [
+          {
+            id: 'm',
+            files: [
+              { path: 'a.onnx', size: 3, sha256: SHA, url: '/a' },
+              { path: 'unet/model.onnx', size: null, sha256: null, url: null, size_estimate: 1000 },
+            ],
+          },
+        ],
+      },
+      BASE,
+    );
+    expect(variant?.files).toBeNull();
+    expect(variant?.missing).toEqual(['unet/model.onnx']);
+    expect(variant?.sizeEstimate).toBe(1003); // exact where served, the manifest's estimate elsewhere
+  });
+
+  it('carries the licences, the gateway copy and the definition the engine runs it by', () => {
+    const licenses = [{ name: 'MIT', url: 'https://x', covers: 'TAESD' }];
+    const [variant] = parseServedManifest(
+      {
+        variants: [
+          { id: 'm', files: [], licenses, backends: ['wasm'], max_steps: 4, mirror: { state: 'mirrored' } },
+        ],
+      },
+      BASE,
+    );
+    expect(variant?.licenses).toEqual(licenses);
+    expect(variant?.mirrorState).toBe('mirrored');
+    expect(variant?.definition).toMatchObject({ id: 'm', backends: ['wasm'], max_steps: 4 });
+    expect(variant?.definition).not.toHaveProperty('files');
+  });
+
   it('rejects a file with a malformed hash as a bad manifest', () => {
     const bad = { variants: [{ id: 'm', files: [{ path: 'a', size: 1, sha256: 'xyz', url: '/a' }] }] };
     expect(() => parseServedManifest(bad, BASE)).toThrow(StoreError);

@@ -18,7 +18,7 @@ import {
   type VariantRecord,
 } from './layout';
 import { RateMeter, etaSeconds } from './rate';
-import { fetchServedManifest, type ServedFile, type ServedVariant } from './served';
+import { fetchServed, type ServedFile, type ServedVariant } from './served';
 import {
   DEFAULT_SETTINGS,
   StoreError,
@@ -40,6 +40,8 @@ interface Active {
 }
 
 const PROGRESS_INTERVAL_MS = 100;
+/** While downloading, state is sent at least this often, bytes arriving or not (the rate decays to 0). */
+const HEARTBEAT_MS = 1000;
 
 function formatGB(bytes: number): string {
   return `${(bytes / 1e9).toFixed(2)} GB`;
@@ -54,6 +56,7 @@ export class ModelStoreCore {
   /** Downloads run one at a time: they share the disk and the connection, and blobs may be shared. */
   private queue: Promise<unknown> = Promise.resolve();
   private served: ServedVariant[] | null = null;
+  private families: Readonly<Record<string, unknown>> = {};
 
   configure(settings: Partial<StoreSettings>): StoreSettings {
     this.settings = { ...this.settings, ...settings };
@@ -82,7 +85,9 @@ export class ModelStoreCore {
   /** The served manifest, or null when the gateway cannot be reached (offline). */
   private async servedVariants(required: boolean): Promise<ServedVariant[] | null> {
     try {
-      this.served = await fetchServedManifest(this.settings.manifestUrl);
+      const served = await fetchServed(this.settings.manifestUrl);
+      this.served = served.variants;
+      this.families = served.families;
     } catch (error) {
       if (required) throw error;
     }
@@ -97,7 +102,11 @@ export class ModelStoreCore {
       throw new StoreError('unknown-variant', `the gateway offers no model ${JSON.stringify(id)} (it has: ${known})`);
     }
     if (variant.files === null) {
-      throw new StoreError('not-mirrored', `the gateway has not mirrored ${id}; run \`turbodraft models pull ${id}\``);
+      const lacks = variant.missing.length > 0 ? ` (it lacks ${variant.missing.join(', ')})` : '';
+      throw new StoreError(
+        'not-mirrored',
+        `the gateway does not have ${id} yet${lacks}; it can fetch it with \`turbodraft models pull ${id}\``,
+      );
     }
     return { ...variant, files: variant.files };
   }
@@ -156,11 +165,16 @@ export class ModelStoreCore {
       const record = records.find((r) => r.id === id);
       const state = await this.state(id);
       const files = offered?.files ?? record?.files ?? [];
+      const size = files.reduce((n, f) => n + f.size, 0);
       listings.push({
         id,
         description: offered?.description ?? record?.description ?? '',
-        size: files.reduce((n, f) => n + f.size, 0),
+        size,
+        sizeEstimate: offered?.files != null || offered === undefined ? size : offered.sizeEstimate,
         available: offered?.files != null,
+        gatewayCopy: offered === undefined ? (served === null ? 'offline' : 'absent') : offered.mirrorState,
+        missing: offered?.missing ?? [],
+        licenses: offered?.licenses ?? record?.licenses ?? [],
         state,
       });
     }
@@ -245,6 +259,7 @@ export class ModelStoreCore {
   private async run(id: string, signal: AbortSignal, shas: Set<string>, entry: Active): Promise<VariantState> {
     const meter = new RateMeter();
     let state: VariantState = (await this.state(id).catch(() => null)) ?? emptyState(id);
+    let heartbeat: ReturnType<typeof setInterval> | undefined;
     const update = (patch: Partial<VariantState>): void => {
       state = { ...state, ...patch };
       this.emit(state);
@@ -268,6 +283,16 @@ export class ModelStoreCore {
       let sessionBytes = 0;
       let lastEmit = 0;
       meter.add(started, 0);
+      // A stalled or slow link still gets a state a second: the rate falls as no bytes come.
+      heartbeat = setInterval(() => {
+        const now = performance.now();
+        if (now - lastEmit < HEARTBEAT_MS || state.status !== 'downloading') return;
+        lastEmit = now;
+        meter.add(now, sessionBytes);
+        const rate = meter.rate();
+        update({ rate, etaSeconds: etaSeconds(total - files.reduce((n, f) => n + f.done, 0), rate) });
+      }, HEARTBEAT_MS);
+
       for (let index = 0; index < variant.files.length; index++) {
         const file = variant.files[index];
         if (file === undefined) continue;
@@ -316,6 +341,8 @@ export class ModelStoreCore {
           }
         }
       }
+      clearInterval(heartbeat);
+      heartbeat = undefined;
       await this.commitRecord(layout, variant);
       const elapsed = (performance.now() - started) / 1000;
       update({
@@ -332,13 +359,18 @@ export class ModelStoreCore {
     } catch (error) {
       if (signal.aborted && entry.stop !== null) {
         const paused = entry.stop === 'pause';
-        update({ status: paused ? 'paused' : 'not-downloaded', rate: 0, etaSeconds: null, error: null });
+        // What is kept is what the journals say now (requests in flight handed their bytes back on the way out).
+        const kept = paused ? await this.stateOnDisk(id, this.served?.find((v) => v.id === id)).catch(() => null) : null;
+        const held = kept === null ? {} : { files: kept.files, bytesDone: kept.bytesDone };
+        update({ status: paused ? 'paused' : 'not-downloaded', rate: 0, etaSeconds: null, error: null, ...held });
         if (!paused) this.states.delete(id);
         return state;
       }
       const wire = StoreError.wrap(error, 'network-error', `downloading ${id} failed`).toWire();
       update({ status: 'error', rate: 0, etaSeconds: null, error: wire });
       return state;
+    } finally {
+      clearInterval(heartbeat);
     }
   }
 
@@ -369,6 +401,9 @@ export class ModelStoreCore {
       description: variant.description,
       files: variant.files.map(({ path, size, sha256 }) => ({ path, size, sha256 })),
       savedAt: new Date().toISOString(),
+      definition: variant.definition,
+      families: this.families,
+      licenses: variant.licenses,
     };
     await writeJson(layout.variants, recordName(variant.id), record);
     await this.collectGarbage();

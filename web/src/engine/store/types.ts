@@ -112,14 +112,38 @@ export const DEFAULT_SETTINGS: StoreSettings = {
   storageEstimate: null,
 };
 
+/** One licence of a variant, as the manifest lists it. */
+export interface LicenseInfo {
+  readonly name: string;
+  readonly url: string;
+  /** What it covers ("SD-Turbo ... weights"). */
+  readonly covers: string;
+}
+
+/**
+ * Where the gateway has the variant: in its mirror, as a repository fixture, not at all, or a damaged copy;
+ * 'offline' when the gateway could not be asked (the listing comes from this browser's copy).
+ */
+export type GatewayCopy = 'mirrored' | 'fixture' | 'absent' | 'damaged' | 'offline';
+
 /** One entry of `list()`: what the gateway offers merged with what this browser holds. */
 export interface VariantListing {
   readonly id: string;
   readonly description: string;
-  /** Bytes of the served revision (or of the stored copy when offline). */
+  /** Bytes of the served revision (or of the stored copy when offline); 0 when the gateway has no copy. */
   readonly size: number;
-  /** Whether the gateway can serve it (every file has a URL); false when offline or absent there. */
+  /**
+   * Bytes the variant will take: `size` where the gateway has it, else the manifest's estimate (the Hub's
+   * rounded figures); null when unknown.
+   */
+  readonly sizeEstimate: number | null;
+  /** Whether the gateway can serve it (every required file has a URL); false when offline or absent there. */
   readonly available: boolean;
+  /** Whether the gateway holds it (see GatewayCopy). */
+  readonly gatewayCopy: GatewayCopy;
+  /** Required files the gateway lacks. */
+  readonly missing: readonly string[];
+  readonly licenses: readonly LicenseInfo[];
   readonly state: VariantState;
 }
 
