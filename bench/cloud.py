@@ -80,7 +80,11 @@ def free_port() -> int:
 def clean_env(data_dir: Path, **settings: str) -> dict[str, str]:
     """This environment without TURBODRAFT_* (a RunPod key there would send finals to RunPod), plus ours."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TURBODRAFT_")}
-    env["TURBODRAFT_CONFIG"] = str(data_dir / "none.toml")  # no turbodraft.toml from the working directory
+    # An empty config file: a turbodraft.toml in the working directory must not change the measurement.
+    empty = data_dir / "none.toml"
+    empty.parent.mkdir(parents=True, exist_ok=True)
+    empty.write_text("")
+    env["TURBODRAFT_CONFIG"] = str(empty)
     env["TURBODRAFT_DATA_DIR"] = str(data_dir)
     env.update({f"TURBODRAFT_{k.upper()}": v for k, v in settings.items()})
     return env
