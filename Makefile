@@ -8,7 +8,7 @@ WEB := web
 WEB_INPUTS := $(shell find $(WEB)/src $(WEB)/public $(WEB)/index.html $(WEB)/vite.config.ts $(WEB)/tsconfig*.json \
 	src/turbodraft/models/manifest.json -type f 2>/dev/null)
 
-.PHONY: setup run test lint typecheck test-python test-web chromium clean lock
+.PHONY: setup run test lint typecheck test-python test-web browsers chromium clean lock
 
 include mk/worker.mk
 
@@ -30,11 +30,18 @@ setup: $(BIN)/.installed $(WEB)/dist/index.html
 run: setup
 	$(BIN)/turbodraft serve
 
-# Debian's Chromium for the browser tests; never a browser download of Playwright's own.
-chromium:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-	  else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
+# Debian's browsers for the real-browser tests: Chromium (tests/browser), Firefox ESR and WebKitGTK's WebDriver
+# on an Xvfb display (tests/crossbrowser); never a browser download of Playwright's or Puppeteer's own.
+# Each entry is <program>:<package>; only the missing packages are installed.
+BROWSER_PACKAGES := chromium:chromium firefox-esr:firefox-esr WebKitWebDriver:webkit2gtk-driver Xvfb:xvfb
+browsers:
+	@missing=""; for entry in $(BROWSER_PACKAGES); do \
+	  command -v "$${entry%%:*}" >/dev/null || missing="$$missing $${entry#*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "Browsers for the tests are missing: sudo apt-get install$$missing" >&2; exit 1; fi; fi
+
+chromium: browsers
 
 lint: setup
 	$(BIN)/ruff check src tests bench
@@ -47,7 +54,7 @@ typecheck: setup
 test-web: setup
 	cd $(WEB) && npm test
 
-test-python: setup chromium
+test-python: setup browsers
 	$(BIN)/pytest
 
 test: lint typecheck test-web test-python test-worker

@@ -50,3 +50,19 @@ def test_the_page_shows_the_report(webgpu_page: tuple[Page, PageErrors]) -> None
     report_of(page)
     text = page.inner_text('[data-testid="capability-report"]')
     assert "swiftshader" in text.lower()
+
+
+def test_webgpu_profile_lacks_nothing_the_app_uses(webgpu_page: tuple[Page, PageErrors]) -> None:
+    page, _ = webgpu_page
+    report = report_of(page)
+    assert (report["wasmThreads"], report["opfs"], report["serviceWorker"]) == (True, True, True)
+    assert report["limitations"] == []
+    assert page.locator('[data-testid="limitations"]').count() == 0
+
+
+def test_no_webgpu_profile_says_drafts_run_on_wasm(no_webgpu_page: tuple[Page, PageErrors]) -> None:
+    page, _ = no_webgpu_page
+    report = report_of(page)
+    assert [item["feature"] for item in report["limitations"]] == ["webgpu"]
+    shown = page.inner_text('[data-testid="limitations"]')
+    assert shown == "No WebGPU here: local drafts run on wasm, on the CPU, and are slower."

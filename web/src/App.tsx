@@ -52,6 +52,15 @@ function CapabilityReportView({ report }: { report: Promise<CapabilityReport> })
           Software adapter: WebGPU runs on the CPU here, so local drafts on it will be very slow.
         </p>
       )}
+      {caps.limitations.length > 0 && (
+        <ul className="limitations" data-testid="limitations" aria-label="What this browser lacks">
+          {caps.limitations.map((limitation) => (
+            <li key={limitation.feature} data-feature={limitation.feature}>
+              {limitation.message}
+            </li>
+          ))}
+        </ul>
+      )}
       <dl>
         <Row label="WebGPU">
           <span className={caps.hasWebGPU ? 'ok' : 'bad'}>{yesNo(caps.hasWebGPU)}</span>
@@ -70,6 +79,15 @@ function CapabilityReportView({ report }: { report: Promise<CapabilityReport> })
           <span className={caps.crossOriginIsolated ? 'ok' : 'bad'}>{yesNo(caps.crossOriginIsolated)}</span>
         </Row>
         <Row label="Threads">{caps.hardwareConcurrency ?? 'unknown'}</Row>
+        <Row label="Wasm threads">
+          <span className={caps.wasmThreads ? 'ok' : 'bad'}>{yesNo(caps.wasmThreads)}</span>
+        </Row>
+        <Row label="Model storage (OPFS)">
+          <span className={caps.opfs ? 'ok' : 'bad'}>{yesNo(caps.opfs)}</span>
+        </Row>
+        <Row label="Service worker">
+          <span className={caps.serviceWorker ? 'ok' : 'bad'}>{yesNo(caps.serviceWorker)}</span>
+        </Row>
         <Row label="Storage used">{storageText(caps)}</Row>
         <Row label="Storage persisted">{persistedText(caps)}</Row>
         {caps.storage.reason && <Row label="Storage note">{caps.storage.reason}</Row>}

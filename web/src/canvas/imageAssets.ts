@@ -15,9 +15,62 @@ export async function storeImage(editor: Editor, png: Blob, width: number, heigh
     props: { name: file.name, src: null, w: width, h: height, mimeType: 'image/png', isAnimated: false, fileSize: png.size },
     meta: {},
   };
-  const { src } = await editor.uploadAsset(asset, file);
+  // WebKit's private sessions (and WebKit under WebDriver) keep no Blobs in IndexedDB, and the asset store's
+  // failed write would surface as an unhandled rejection: there the image goes inline in the document instead,
+  // which is larger but shows, and lasts as long as the document does.
+  const src = (await idbStoresBlobs()) ? (await editor.uploadAsset(asset, file)).src : await dataUrl(png);
   editor.createAssets([{ ...asset, props: { ...asset.props, src } }]);
   return id;
+}
+
+let blobProbe: Promise<boolean> | null = null;
+
+/** Whether IndexedDB takes a Blob here: asked once per page, with a throwaway database. */
+function idbStoresBlobs(): Promise<boolean> {
+  blobProbe ??= new Promise<boolean>((resolve) => {
+    const name = 'turbodraft-blob-probe';
+    const done = (ok: boolean): void => {
+      resolve(ok);
+      indexedDB.deleteDatabase(name);
+    };
+    const request = indexedDB.open(name, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore('probe');
+    request.onerror = () => {
+      done(false);
+    };
+    request.onsuccess = () => {
+      const db = request.result;
+      try {
+        const tx = db.transaction('probe', 'readwrite');
+        tx.objectStore('probe').put(new Blob(['probe']), 'probe');
+        tx.oncomplete = () => {
+          db.close();
+          done(true);
+        };
+        tx.onabort = () => {
+          db.close();
+          done(false);
+        };
+      } catch {
+        db.close();
+        done(false);
+      }
+    };
+  });
+  return blobProbe;
+}
+
+function dataUrl(blob: Blob): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => {
+      resolve(reader.result as string); // readAsDataURL: always a string
+    };
+    reader.onerror = () => {
+      reject(reader.error ?? new Error('the image could not be read'));
+    };
+    reader.readAsDataURL(blob);
+  });
 }
 
 /** An object URL (or the stored URL) for showing the asset; null when it is gone. */

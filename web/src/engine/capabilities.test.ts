@@ -8,6 +8,7 @@ import {
   type RequestedLimit,
   type StorageManagerLike,
   detectCapabilities,
+  limitationsOf,
 } from './capabilities';
 
 const MiB = 1024 * 1024;
@@ -380,5 +381,59 @@ describe('detectCapabilities', () => {
       storage: { quota: null, usage: null, persisted: null },
     });
     expect(report.reason).not.toBeNull();
+  });
+
+  it('reports wasm threads only where shared memory exists, not from isolation alone', async () => {
+    const full = await detectCapabilities(browser(), { crossOriginIsolated: true, SharedArrayBuffer });
+    // WebKitGTK: cross-origin isolated, yet no SharedArrayBuffer.
+    const webkit = await detectCapabilities(browser(), { crossOriginIsolated: true });
+    const notIsolated = await detectCapabilities(browser(), { SharedArrayBuffer });
+
+    expect([full.wasmThreads, full.wasmThreadsReason]).toEqual([true, null]);
+    expect(webkit.wasmThreads).toBe(false);
+    expect(webkit.wasmThreadsReason).toMatch(/SharedArrayBuffer is missing/);
+    expect(notIsolated.wasmThreadsReason).toMatch(/not cross-origin isolated/);
+  });
+
+  it('reports OPFS when getDirectory opens, and why not when it is missing or refused', async () => {
+    const opens = await detectCapabilities(
+      browser({ storage: { ...WORKING_STORAGE, getDirectory: () => Promise.resolve({}) } }),
+      ISOLATED,
+    );
+    const missing = await detectCapabilities(browser({ storage: WORKING_STORAGE }), ISOLATED);
+    const refused = await detectCapabilities(
+      browser({
+        storage: { ...WORKING_STORAGE, getDirectory: () => Promise.reject(new DOMException('transient', 'UnknownError')) },
+      }),
+      ISOLATED,
+    );
+
+    expect([opens.opfs, opens.opfsReason]).toEqual([true, null]);
+    expect(missing.opfs).toBe(false);
+    expect(missing.opfsReason).toMatch(/no Origin Private File System/);
+    expect(refused.opfs).toBe(false);
+    expect(refused.opfsReason).toMatch(/refused its Origin Private File System.*UnknownError: transient/);
+  });
+
+  it('reports service workers from the navigator', async () => {
+    expect((await detectCapabilities(browser({ serviceWorker: {} }), ISOLATED)).serviceWorker).toBe(true);
+    expect((await detectCapabilities(browser(), ISOLATED)).serviceWorker).toBe(false);
+  });
+
+  it('lists nothing missing for a browser with everything', () => {
+    const all = { hasWebGPU: true, wasmThreadsReason: null, opfsReason: null, serviceWorker: true };
+
+    expect(limitationsOf(all)).toEqual([]);
+  });
+
+  it('lists each missing feature with what the user gets instead', async () => {
+    const report = await detectCapabilities(browser({ gpu: undefined, storage: WORKING_STORAGE }), ISOLATED);
+
+    expect(report.limitations.map((l) => l.feature)).toEqual(['webgpu', 'wasm-threads', 'opfs', 'service-worker']);
+    const [webgpu, threads, opfs, worker] = report.limitations.map((l) => l.message);
+    expect(webgpu).toMatch(/local drafts run on wasm/);
+    expect(threads).toMatch(/use one CPU core/);
+    expect(opfs).toMatch(/^Models cannot be stored in this browser: .*read the model from the gateway each time/);
+    expect(worker).toMatch(/cannot start offline/);
   });
 });

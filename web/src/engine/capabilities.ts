@@ -1,6 +1,8 @@
-// What this browser can do for local drafts: WebGPU (and how well), threads, storage.
+// What this browser can do for local drafts: WebGPU (and how well), threads, storage, offline start.
 // Detection never throws: each failure is reported as a reason string, so the page and the
-// engine can always choose a path (WebGPU, wasm, or the server).
+// engine can always choose a path (WebGPU, wasm, or the server), and each lack the app works around
+// is listed with what it means for the user.
+import { NO_OPFS_CAUSE, refusedOpfsCause, storageUnavailableText } from './store/support';
 
 /** Limits that decide whether SD-Turbo's large weights and kernels fit; requested as the engine will. */
 export const REQUESTED_LIMITS = [
@@ -45,6 +47,12 @@ export interface StorageSummary {
   reason: string | null;
 }
 
+/** Something the app uses that this browser lacks, and what the user gets instead. */
+export interface Limitation {
+  readonly feature: 'webgpu' | 'wasm-threads' | 'opfs' | 'service-worker';
+  readonly message: string;
+}
+
 export interface CapabilityReport {
   /** True only when an adapter was found AND a device could be created on it. */
   hasWebGPU: boolean;
@@ -58,8 +66,18 @@ export interface CapabilityReport {
   deviceCreated: boolean;
   deviceError: string | null;
   crossOriginIsolated: boolean;
+  /** Whether wasm may run on several threads (shared memory); onnxruntime-web uses one otherwise. */
+  wasmThreads: boolean;
+  wasmThreadsReason: string | null;
   hardwareConcurrency: number | null;
   storage: StorageSummary;
+  /** Whether the Origin Private File System opens here: where the model store keeps its files. */
+  opfs: boolean;
+  opfsReason: string | null;
+  /** Whether service workers exist here: what lets the app start offline. */
+  serviceWorker: boolean;
+  /** What the app does without, in words for the user; empty when nothing is missing. */
+  limitations: Limitation[];
   userAgent: string;
 }
 
@@ -95,6 +113,7 @@ export interface GpuLike {
 export interface StorageManagerLike {
   estimate?: () => Promise<{ quota?: number; usage?: number }>;
   persisted?: () => Promise<boolean>;
+  getDirectory?: () => Promise<unknown>;
 }
 
 export interface NavigatorLike {
@@ -102,10 +121,13 @@ export interface NavigatorLike {
   readonly storage?: StorageManagerLike;
   readonly hardwareConcurrency?: number;
   readonly userAgent?: string;
+  readonly serviceWorker?: unknown;
 }
 
 export interface GlobalsLike {
   readonly crossOriginIsolated?: boolean;
+  /** Defined only where pages may share memory between threads (WebKitGTK has none, even when isolated). */
+  readonly SharedArrayBuffer?: unknown;
 }
 
 export interface DetectOptions {
@@ -177,7 +199,10 @@ function summarizeLimits(adapter: AdapterLike): LimitsSummary {
   };
 }
 
-type GpuFindings = Omit<CapabilityReport, 'crossOriginIsolated' | 'hardwareConcurrency' | 'storage' | 'userAgent'>;
+type GpuFindings = Pick<
+  CapabilityReport,
+  'hasWebGPU' | 'reason' | 'adapter' | 'isSoftwareAdapter' | 'shaderF16' | 'limits' | 'deviceCreated' | 'deviceError'
+>;
 
 function noGpu(reason: string): GpuFindings {
   return {
@@ -290,6 +315,51 @@ async function detectStorage(storage: StorageManagerLike | undefined, timeoutMs:
   return { quota, usage, persisted, reason: reasons.length > 0 ? reasons.join('; ') : null };
 }
 
+/** Why wasm must run on one thread here, or null when it may use several (the page and the engine's worker). */
+export function wasmThreadsReason(globals: GlobalsLike): string | null {
+  if (globals.crossOriginIsolated !== true) {
+    return 'the page is not cross-origin isolated (the COOP/COEP headers are missing)';
+  }
+  if (typeof globals.SharedArrayBuffer !== 'function') {
+    return 'SharedArrayBuffer is missing, though the page is cross-origin isolated';
+  }
+  return null;
+}
+
+/** Opens the Origin Private File System as the store will; the store's worker also checks it can write there. */
+async function detectOpfs(storage: StorageManagerLike | undefined, timeoutMs: number): Promise<string | null> {
+  const getDirectory = storage?.getDirectory;
+  if (getDirectory === undefined) return NO_OPFS_CAUSE;
+  try {
+    await withTimeout(() => getDirectory.call(storage), timeoutMs, 'storage.getDirectory');
+    return null;
+  } catch (error) {
+    return refusedOpfsCause(error);
+  }
+}
+
+export function limitationsOf(
+  report: Pick<CapabilityReport, 'hasWebGPU' | 'wasmThreadsReason' | 'opfsReason' | 'serviceWorker'>,
+): Limitation[] {
+  const found: Limitation[] = [];
+  if (!report.hasWebGPU) {
+    found.push({ feature: 'webgpu', message: 'No WebGPU here: local drafts run on wasm, on the CPU, and are slower.' });
+  }
+  if (report.wasmThreadsReason !== null) {
+    found.push({
+      feature: 'wasm-threads',
+      message: `No wasm threads (${report.wasmThreadsReason}): local drafts on wasm use one CPU core.`,
+    });
+  }
+  if (report.opfsReason !== null) {
+    found.push({ feature: 'opfs', message: storageUnavailableText(report.opfsReason) });
+  }
+  if (!report.serviceWorker) {
+    found.push({ feature: 'service-worker', message: 'No service workers here: the app cannot start offline.' });
+  }
+  return found;
+}
+
 function defaultNavigator(): NavigatorLike | undefined {
   // Absent in workers of some runtimes and in Node before 21.
   return typeof navigator === 'undefined' ? undefined : navigator;
@@ -305,16 +375,25 @@ export async function detectCapabilities(
   options: DetectOptions = {},
 ): Promise<CapabilityReport> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const [gpu, storage] = await Promise.all([
+  const [gpu, storage, opfsReason] = await Promise.all([
     detectGpu(nav?.gpu, timeoutMs),
     detectStorage(nav?.storage, timeoutMs),
+    detectOpfs(nav?.storage, timeoutMs),
   ]);
   const threads = nav?.hardwareConcurrency;
+  const threadsReason = wasmThreadsReason(globals);
+  const serviceWorker = nav?.serviceWorker !== undefined;
   return {
     ...gpu,
     crossOriginIsolated: globals.crossOriginIsolated === true,
+    wasmThreads: threadsReason === null,
+    wasmThreadsReason: threadsReason,
     hardwareConcurrency: typeof threads === 'number' && threads > 0 ? threads : null,
     storage,
+    opfs: opfsReason === null,
+    opfsReason,
+    serviceWorker,
+    limitations: limitationsOf({ hasWebGPU: gpu.hasWebGPU, wasmThreadsReason: threadsReason, opfsReason, serviceWorker }),
     userAgent: nav?.userAgent ?? '',
   };
 }

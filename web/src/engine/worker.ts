@@ -4,6 +4,7 @@
  */
 import * as Comlink from 'comlink';
 import * as ort from 'onnxruntime-web';
+import { wasmThreadsReason } from './capabilities';
 import { Engine, type EngineRequest, type EngineResult, type EngineStats } from './engine';
 import { EngineError, type EngineErrorWire } from './errors';
 import type { Progress } from './pipeline';
@@ -20,7 +21,7 @@ export interface WorkerConfig {
   /** Where onnxruntime-web's .wasm/.mjs runtime files are served (same origin: the page is cross-origin isolated). */
   readonly wasmPaths: string;
   readonly defaultModel?: string;
-  /** wasm threads; default min(4, cores) when cross-origin isolated, else 1. */
+  /** wasm threads; default min(4, cores) where shared memory exists (cross-origin isolated), else 1. */
   readonly numThreads?: number;
 }
 
@@ -46,7 +47,7 @@ const api = {
     if (engine !== null) throw new Error('the engine worker is configured once; start a new worker to change it');
     ort.env.wasm.wasmPaths = config.wasmPaths;
     const cores = self.navigator.hardwareConcurrency || 1;
-    ort.env.wasm.numThreads = config.numThreads ?? (self.crossOriginIsolated ? Math.min(4, cores) : 1);
+    ort.env.wasm.numThreads = config.numThreads ?? (wasmThreadsReason(self) === null ? Math.min(4, cores) : 1);
     ort.env.logLevel = 'error';
     engine = new Engine({
       ort,

@@ -61,11 +61,13 @@ export class ModelStore {
 
   /**
    * Downloads (or resumes) a variant; resolves with its final state ('ready', 'paused' or 'error' with a
-   * message) rather than throwing, so a UI can show it. Asks for persistent storage first.
+   * message) rather than throwing, so a UI can show it. Asks for persistent storage alongside.
    */
   async download(id: string): Promise<VariantState> {
     const remote = await this.connect();
-    await this.requestPersistence();
+    // Not awaited: Firefox settles persist() only once the user answers its permission prompt (never, under
+    // automation), and the download must not wait on that.
+    void this.requestPersistence();
     return this.publish(unwrap(await remote.download(id)));
   }
 

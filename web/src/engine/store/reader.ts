@@ -63,10 +63,22 @@ export function storeReaders(manifestUrl: string): (variantId: string) => ModelR
   const open = (): Promise<Layout | null> => (layout ??= openLayout().catch(() => null));
   return (variantId) => {
     const fallback = network(variantId);
+    const fromNetwork = async (path: string, stored: boolean): Promise<Uint8Array | null> => {
+      try {
+        return await fallback(path);
+      } catch (error) {
+        // A fetch that never reached the gateway (offline): say why the model was not read locally instead.
+        const unreachable = error instanceof TypeError || (error instanceof StoreError && error.code === 'network-error');
+        if (!unreachable) throw error;
+        const why = stored ? `${variantId} is not downloaded in this browser` : 'this browser cannot store models';
+        const detail = error.message;
+        throw new StoreError('network-error', `${why}, and the gateway that has it cannot be reached (${detail})`, path);
+      }
+    };
     return async (path) => {
       const opened = await open();
       const record = opened === null ? null : await readRecord(opened, variantId);
-      if (opened === null || record === null) return fallback(path);
+      if (opened === null || record === null) return fromNetwork(path, opened !== null);
       const entry = record.files.find((f) => f.path === path);
       if (entry === undefined) return null;
       const blob = await fileOrNull(opened.blobs, entry.sha256);

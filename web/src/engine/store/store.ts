@@ -7,7 +7,6 @@ import { bytesHeld, downloadFile, hasBlob } from './fileDownload';
 import {
   journalName,
   names,
-  openLayout,
   partName,
   readRecord,
   readRecords,
@@ -19,6 +18,7 @@ import {
 } from './layout';
 import { RateMeter, etaSeconds } from './rate';
 import { fetchServed, type ServedFile, type ServedVariant } from './served';
+import { openWritableLayout } from './support';
 import {
   DEFAULT_SETTINGS,
   StoreError,
@@ -70,9 +70,9 @@ export class ModelStoreCore {
   }
 
   private layout(): Promise<Layout> {
-    this.layoutPromise ??= openLayout().catch((error: unknown) => {
+    this.layoutPromise ??= openWritableLayout().catch((error: unknown) => {
       this.layoutPromise = null;
-      throw StoreError.wrap(error, 'storage-unavailable', 'the Origin Private File System is not available');
+      throw error;
     });
     return this.layoutPromise;
   }
