@@ -48,7 +48,7 @@ from turbodraft.models.lockfile import (
     read_lock,
     write_lock,
 )
-from turbodraft.models.manifest import HuggingFaceSource, Manifest, ModelFile, ModelVariant
+from turbodraft.models.manifest import AnyModel, HuggingFaceSource, Manifest, ModelFile
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -305,7 +305,7 @@ class HubPull:
 
 
 def _pull_from_hub(
-    variant: ModelVariant, source: HuggingFaceSource, models_dir: Path, hub: HubPull
+    variant: AnyModel, source: HuggingFaceSource, models_dir: Path, hub: HubPull
 ) -> LockFile:
     root = variant_dir(models_dir, variant.id)
     previous = read_lock(models_dir, variant.id)
@@ -344,7 +344,7 @@ def _pull_from_hub(
 
 
 def _pull_from_directory(
-    variant: ModelVariant, src: Path, models_dir: Path, progress: Progress, chunk_bytes: int
+    variant: AnyModel, src: Path, models_dir: Path, progress: Progress, chunk_bytes: int
 ) -> LockFile:
     if not src.is_dir():
         raise SourceUnavailable(f"{variant.id}: source directory {src} does not exist")
@@ -381,7 +381,7 @@ def _pull_from_directory(
 
 
 def pull(
-    variant: ModelVariant,
+    variant: AnyModel,
     models_dir: Path,
     *,
     source_dir: Path | None = None,
@@ -415,7 +415,7 @@ def pull_lock_path(models_dir: Path, variant_id: str) -> Path:
 
 
 def _pull(
-    variant: ModelVariant,
+    variant: AnyModel,
     models_dir: Path,
     source_dir: Path | None,
     endpoint: str | None,
@@ -468,7 +468,7 @@ class VerifyReport:
         return all(f.state == "ok" for f in self.files)
 
 
-def verify(variant: ModelVariant, models_dir: Path, *, progress: Progress | None = None) -> VerifyReport:
+def verify(variant: AnyModel, models_dir: Path, *, progress: Progress | None = None) -> VerifyReport:
     """Re-hash every mirrored file against the manifest's hash, or the lock's where the manifest has none."""
     progress = progress or _NoProgress()
     lock = read_lock(models_dir, variant.id)
@@ -507,7 +507,7 @@ class VariantStatus:
     commit: str | None
 
 
-def _state_of(variant: ModelVariant, models_dir: Path) -> tuple[MirrorState, int | None, str | None]:
+def _state_of(variant: AnyModel, models_dir: Path) -> tuple[MirrorState, int | None, str | None]:
     try:
         copy = locate(variant, models_dir)
     except LockFileError:
@@ -520,16 +520,16 @@ def _state_of(variant: ModelVariant, models_dir: Path) -> tuple[MirrorState, int
 
 
 def status(manifest: Manifest, models_dir: Path) -> list[VariantStatus]:
-    """One row per manifest variant: mirrored, served from the repo fixtures, half-pulled, absent, or
-    damaged (a lock file that cannot be read)."""
+    """One row per manifest variant (canvas tool models included): mirrored, served from the repo fixtures,
+    half-pulled, absent, or damaged (a lock file that cannot be read)."""
     rows: list[VariantStatus] = []
-    for variant in manifest.variants:
+    for variant in manifest.all_models():
         state, size, commit = _state_of(variant, models_dir)
         rows.append(VariantStatus(variant.id, _describe_source(variant), variant.dtype, state, size, commit))
     return rows
 
 
-def _describe_source(variant: ModelVariant) -> str:
+def _describe_source(variant: AnyModel) -> str:
     source = variant.source
     if source.kind == "huggingface":
         return f"hf:{source.repo}@{source.revision}"
