@@ -37,7 +37,7 @@ chromium:
 	  else echo "Chromium is missing: sudo apt-get install chromium" >&2; exit 1; fi; }
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench devtools
 	cd $(WEB) && npm run lint
 
 typecheck: setup

@@ -1,0 +1,54 @@
+"""`turbodraft.tools.derive free-dims`: a fixed-size style graph (as the ONNX model zoo ships them) made
+size-free without torch, and proven equal to the network exported with free sizes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+
+from tests.tools_support import TOOLS
+from turbodraft.tools.derive import DeriveError, free_dims, main
+
+FIXED = TOOLS / "style-fixed-32.onnx"
+DYNAMIC = TOOLS.parent / "tiny-fast-neural-style" / "model.onnx"
+
+
+def test_the_zoo_like_fixture_really_is_fixed_size() -> None:
+    session = ort.InferenceSession(str(FIXED), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, 32, 32]
+    with pytest.raises(Exception, match=r"(?i)dimension"):
+        session.run(None, {"input1": np.zeros((1, 3, 40, 28), np.float32)})
+
+
+def test_free_dims_gives_the_same_network_at_any_size(tmp_path: Path) -> None:
+    out = tmp_path / "model.onnx"
+    checks = free_dims(FIXED, out)
+    assert checks["max_abs_difference_at_original_size"] < 1e-3
+    derived = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    reference = ort.InferenceSession(str(DYNAMIC), providers=["CPUExecutionProvider"])
+    x = np.random.default_rng(1).random((1, 3, 28, 40), dtype=np.float32) * 255
+    got = derived.run(None, {"input1": x})[0]
+    want = reference.run(None, {"input1": x})[0]
+    np.testing.assert_allclose(got, want, atol=2e-3)
+
+
+def test_a_graph_that_is_not_one_nchw_image_is_refused(tmp_path: Path) -> None:
+    model = onnx.load(str(FIXED))
+    model.graph.input[0].type.tensor_type.shape.dim.pop()
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    with pytest.raises(DeriveError, match="rank 3"):
+        free_dims(bad, tmp_path / "out.onnx")
+    assert not (tmp_path / "out.onnx").exists()
+
+
+def test_the_command_line_writes_the_file_and_reports_the_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["free-dims", str(FIXED), str(tmp_path / "m.onnx")]) == 0
+    assert (tmp_path / "m.onnx").is_file()
+    assert "checked_sizes" in capsys.readouterr().out
