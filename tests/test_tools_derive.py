@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 
 from tests.tools_support import TOOLS
-from turbodraft.tools.derive import DeriveError, free_dims, main
+from turbodraft.tools.derive import DeriveError, floor_pools, free_dims, main
 
 FIXED = TOOLS / "style-fixed-32.onnx"
 DYNAMIC = TOOLS.parent / "tiny-fast-neural-style" / "model.onnx"
@@ -52,3 +52,35 @@ def test_the_command_line_writes_the_file_and_reports_the_checks(
     assert main(["free-dims", str(FIXED), str(tmp_path / "m.onnx")]) == 0
     assert (tmp_path / "m.onnx").is_file()
     assert "checked_sizes" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("model", ["tiny-u2netp", "tiny-isnet-general-use"])
+def test_floor_pools_gives_the_fixture_webgpu_runs(model: str, tmp_path: Path) -> None:
+    """rembg-like exports pool with ceil_mode; cleared at the model's resolution, nothing changes."""
+    raw = TOOLS / f"{model}.rembg.onnx"
+    assert any(
+        a.name == "ceil_mode" and a.i == 1
+        for n in onnx.load(str(raw)).graph.node
+        if n.op_type == "MaxPool"
+        for a in n.attribute
+    )
+    out = tmp_path / "model.onnx"
+    checks = floor_pools(raw, out, 64)
+    assert checks["pools_changed"] > 0 and checks["max_abs_difference"] == 0.0
+    derived = onnx.load(str(out))
+    assert all(
+        a.i == 0 for n in derived.graph.node if n.op_type == "MaxPool" for a in n.attribute if a.name == "ceil_mode"
+    )
+    assert out.read_bytes() == (TOOLS.parent / model / "model.onnx").read_bytes()
+
+
+def test_floor_pools_is_refused_where_a_pooled_size_is_odd(tmp_path: Path) -> None:
+    model = onnx.load(str(TOOLS / "tiny-u2netp.rembg.onnx"))
+    for value in (*model.graph.input, *model.graph.output):
+        for dim, name in zip(value.type.tensor_type.shape.dim[2:], ("h", "w"), strict=True):
+            dim.dim_param = name
+    free = tmp_path / "free.onnx"
+    onnx.save(model, str(free))
+    with pytest.raises(DeriveError, match=r"odd|shape|fails"):
+        floor_pools(free, tmp_path / "out.onnx", 60)
+    assert not (tmp_path / "out.onnx").exists()

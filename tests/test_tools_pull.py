@@ -15,12 +15,12 @@ from tests.conftest import FIXTURES, RunningServer
 from tests.hub_server import HubServer
 from tests.tools_support import CASES, input_pixels, reference
 from turbodraft.cli import app
-from turbodraft.models.manifest import HuggingFaceSource, load_manifest
+from turbodraft.models.manifest import load_manifest
 from turbodraft.models.mirror import IntegrityError, pull
 from turbodraft.pipeline.compare import psnr
-from turbodraft.tools import ToolSession, remove_background
+from turbodraft.tools import ToolSession, upscale
 
-TINY_U2NETP = (FIXTURES / "tiny-u2netp" / "model.onnx").read_bytes()
+TINY_X4PLUS = (FIXTURES / "tiny-realesrgan-x4plus" / "model.onnx").read_bytes()
 
 
 @pytest.fixture
@@ -30,22 +30,22 @@ def hub() -> Iterator[HubServer]:
 
 
 def test_a_hub_tool_model_is_pulled_verified_and_runs(hub: HubServer, tmp_path: Path) -> None:
-    """u2netp's entry (a pinned commit of a rembg mirror), served by a local Hub that holds the tiny graph."""
-    real = load_manifest().tool("u2netp")
-    commit = hub.add_commit("tomjackson2023/rembg", {"u2netp.onnx": TINY_U2NETP})
-    assert isinstance(real.source, HuggingFaceSource) and real.source.is_pinned
+    """RealESRGAN x4plus's entry, served by a local Hub that holds the tiny RRDB graph under the real name."""
+    real = load_manifest().tool("realesrgan-x4plus")
+    tiny = load_manifest().tool("tiny-realesrgan-x4plus")
+    commit = hub.add_commit("SceneWorks/real-esrgan-onnx", {real.graph: TINY_X4PLUS})
     stand_in = real.model_copy(
         update={
-            "source": real.source.model_copy(update={"revision": commit}),
-            "matte": load_manifest().tool("tiny-u2netp").matte,
-            "limits": load_manifest().tool("tiny-u2netp").limits,
+            "files": [real.files[0].model_copy(update={"sha256": None})],  # the real file's hash is not these bytes
+            "upscale": tiny.upscale,
+            "limits": tiny.limits,
         }
     )
     lock = pull(stand_in, tmp_path, endpoint=hub.url)
     assert lock.origin.kind == "huggingface" and lock.origin.commit == commit
-    session = ToolSession(stand_in, tmp_path / "u2netp")
-    case = next(c for c in CASES if c["id"] == "matte-tiny-u2netp-subject")
-    assert psnr(remove_background(session, input_pixels(case["input"])), reference(case)) >= 45.0
+    session = ToolSession(stand_in, tmp_path / real.id)
+    case = next(c for c in CASES if c["id"] == "upscale-tiny-realesrgan-x4plus-photo")
+    assert psnr(upscale(session, input_pixels(case["input"])), reference(case)) >= 45.0
 
 
 def test_a_tool_file_whose_bytes_differ_from_the_manifest_hash_is_refused(hub: HubServer, tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ from torch import nn
 
 from devtools.toolmodels import archs
 from turbodraft.tools import tiling
+from turbodraft.tools.derive import floor_pools
 
 F32 = npt.NDArray[np.float32]
 SEED = 20250115
@@ -504,7 +505,11 @@ def build(fixtures: Path) -> dict[str, Any]:
         path = fixtures / mid / "model.onnx"
         outputs = [f"d{i}" for i in (range(1, 7) if p["isnet"] else range(7))]
         example = normalise(aa_resize(_tensor(images["subject"]), p["resolution"], p["resolution"]))
-        export(net, example, path, ("input", outputs), dynamic=False)
+        # The export pools with ceil_mode, as rembg's files do; the fixture directory holds what a pull derives
+        # from it (turbodraft.tools.derive floor-pools), which onnxruntime-web's WebGPU MaxPool can run.
+        raw = out / f"{mid}.rembg.onnx"
+        export(net, example, raw, ("input", outputs), dynamic=False)
+        floor_pools(raw, path, p["resolution"])
         models[mid] = {
             "export_max_abs_error": max_export_error(net, path, [example]),
             "parameters": sum(t.numel() for t in net.parameters()),

@@ -1,14 +1,18 @@
-"""Making public tool graphs usable at any size, without torch.
+"""Making public tool graphs run in the browser engine, without torch. Each rewrite is proven by onnxruntime
+before the file is written (atomically); needs the `onnx` package, as the int8 recipe does.
 
-The ONNX model zoo ships its fast-neural-style graphs with a fixed [1, 3, 224, 224] input, although the
-network (convolutions, instance norm, reflection padding, x2 nearest upsampling by a constant scale) works at
-any size divisible by 4. `free_dims` renames the input's and output's height and width to symbolic dimensions,
-drops the stored intermediate shapes, and proves the result: onnxruntime must give an output of the input's
-size at two sizes, and the original size must give the original graph's values.
+- `free-dims`: the ONNX model zoo ships its fast-neural-style graphs with a fixed [1, 3, 224, 224] input,
+  although the network (convolutions, instance norm, reflection padding, x2 nearest upsampling by a constant
+  scale) works at any size divisible by 4. The input's and output's height and width become symbolic, stored
+  intermediate shapes are dropped; the result must give an output of the input's size at two other sizes,
+  and the original's values at the original size.
+- `floor-pools`: U2-Net and IS-Net pool with `ceil_mode=1`, which onnxruntime-web's WebGPU MaxPool refuses
+  ("ceil_mode kernel execution (padding) is not yet implemented"). At the model's own resolution (320, 1024)
+  every pooled size is even, so floor and ceil agree: `ceil_mode` is cleared, and the result must equal the
+  original at that resolution (else the rewrite is refused).
 
     python -m turbodraft.tools.derive free-dims mosaic-9.onnx style-mosaic/model.onnx
-
-Needs the `onnx` package (as the int8 recipe does); onnxruntime checks the result.
+    python -m turbodraft.tools.derive floor-pools u2netp.onnx u2netp/u2netp.onnx --resolution 320
 """
 
 from __future__ import annotations
@@ -82,15 +86,61 @@ def _check(original: bytes, derived: bytes, name: str, ort: Any) -> dict[str, An
     return {"max_abs_difference_at_original_size": same, "checked_sizes": [list(s) for s in CHECK_SIZES]}
 
 
+def floor_pools(src: Path, dst: Path, resolution: int) -> dict[str, Any]:
+    """Write `src` with `ceil_mode=0` on every pooling node to `dst`, if that changes nothing at `resolution`."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(src))
+    changed = 0
+    for node in model.graph.node:
+        if node.op_type not in ("MaxPool", "AveragePool"):
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "ceil_mode" and attribute.i != 0:
+                attribute.i = 0
+                changed += 1
+    blob = model.SerializeToString()
+    providers = ["CPUExecutionProvider"]
+    before = ort.InferenceSession(src.read_bytes(), providers=providers)
+    after = ort.InferenceSession(blob, providers=providers)
+    name = before.get_inputs()[0].name
+    x = np.random.default_rng(0).standard_normal((1, 3, resolution, resolution)).astype(np.float32)
+    try:
+        derived_out = after.run(None, {name: x})
+    except Exception as exc:  # onnxruntime's own error types are not exported
+        raise DeriveError(f"at {resolution}x{resolution} the floor-pooled graph fails: {exc}") from exc
+    worst = 0.0
+    for a, b in zip(before.run(None, {name: x}), derived_out, strict=True):
+        if a.shape != b.shape:
+            raise DeriveError(
+                f"at {resolution}x{resolution} floor pooling changes an output's shape: {a.shape} vs {b.shape}"
+            )
+        worst = max(worst, float(np.abs(a - b).max()))
+    if worst > 1e-6:
+        raise DeriveError(
+            f"at {resolution}x{resolution} some pooled size is odd: floor pooling moves an output by {worst}"
+        )
+    write_atomic(dst, blob)
+    return {"pools_changed": changed, "max_abs_difference": worst, "resolution": resolution}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m turbodraft.tools.derive", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     free = sub.add_parser("free-dims", help="give a fixed-size image graph free height and width")
     free.add_argument("src", type=Path)
     free.add_argument("dst", type=Path)
+    pools = sub.add_parser("floor-pools", help="clear ceil_mode on pooling nodes where it changes nothing")
+    pools.add_argument("src", type=Path)
+    pools.add_argument("dst", type=Path)
+    pools.add_argument("--resolution", type=int, required=True, help="the model's input size in pixels")
     args = parser.parse_args(argv)
     try:
-        checks = free_dims(args.src, args.dst)
+        if args.command == "floor-pools":
+            checks = floor_pools(args.src, args.dst, args.resolution)
+        else:
+            checks = free_dims(args.src, args.dst)
     except DeriveError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -88,11 +88,21 @@ export class EngineClient {
     }
   }
 
-  /** Runs a canvas tool (engine/tools) in the engine's worker; a newer call supersedes the one in flight. */
+  /**
+   * Runs a canvas tool (engine/tools) in the engine's worker; a newer call supersedes the one in flight. A
+   * WebGPU device lost mid-run leaves that worker unusable: the run starts again, whole, on wasm in a new
+   * worker, and `reason` says so. Nothing partial is ever returned.
+   */
   async runTool(request: ToolRequest, options: { onProgress?: (progress: ToolProgress) => void } = {}): Promise<ToolResult> {
-    const remote = await this.connect();
     const progress = options.onProgress === undefined ? undefined : Comlink.proxy(options.onProgress);
-    return unwrap(await remote.tool(request, progress));
+    const reply = await (await this.connect()).tool(request, progress);
+    if (reply.ok || reply.error.code !== 'device-lost' || request.backend === 'wasm') {
+      if (!reply.ok && reply.error.code === 'device-lost') this.terminate();
+      return unwrap(reply);
+    }
+    this.terminate();
+    const again = unwrap(await (await this.connect()).tool({ ...request, backend: 'wasm' }, progress));
+    return { ...again, reason: `WebGPU failed mid-run (${reply.error.message}); ran again on wasm in a new worker` };
   }
 
   async cancelTool(): Promise<void> {

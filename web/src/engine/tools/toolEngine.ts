@@ -4,8 +4,9 @@
  *
  * - A newer run supersedes the one in flight (a live style preview); `cancel` stops it. Either way it stops at
  *   its next tile or stage, and rejects: nothing partial comes back.
- * - A WebGPU device lost mid-run (a driver reset) cannot come back in this worker: the run starts again on
- *   wasm, whole, and says so in `reason`; later runs stay on wasm.
+ * - A WebGPU device lost mid-run (a driver reset) ends the run with 'device-lost' at once (a run on a lost
+ *   device never settles by itself); EngineClient.runTool then reruns it, whole, on wasm in a new worker, as
+ *   ORT cannot re-create WebGPU in this one and the stuck run blocks its wasm runtime.
  * - Bad input fails before any model file is read; a model that is neither stored nor served is
  *   'model-not-downloaded', naming the model and its size so the caller can offer the download.
  */
@@ -86,6 +87,8 @@ export class ToolEngine {
   private created = 0;
   private current: Ticket | null = null;
   private lost: string | null = null;
+  /** Rejects with 'device-lost' once the WebGPU device is lost: a run on a lost device never settles. */
+  private lostSignal: Promise<never> | null = null;
   private disposed = false;
 
   constructor(deps: ToolEngineDeps) {
@@ -147,40 +150,36 @@ export class ToolEngine {
     // Bad input fails here, before any model file is read.
     const image = request.maxSide === undefined ? checkedImage(request.image) : shrinkTo(checkedImage(request.image), request.maxSide);
     checkSize(image.width, image.height, model.limits, model.id);
-    let { backend, reason } = await this.choose(model, request.backend);
+    const { backend, reason } = await this.choose(model, request.backend);
     const timings: Record<string, number> = {};
+    const lostError = (): EngineError => new EngineError('device-lost', `the WebGPU device was lost: ${this.deviceLost() ?? ''}`);
+    const checkpoint = async (): Promise<void> => {
+      await yieldToEventLoop();
+      stop();
+      if (backend === 'webgpu' && this.deviceLost() !== null) throw lostError();
+    };
     let output: OpResult;
-    for (;;) {
-      const attemptBackend = backend;
-      const checkpoint = async (): Promise<void> => {
-        await yieldToEventLoop();
-        stop();
-        if (attemptBackend === 'webgpu' && this.deviceLost() !== null) {
-          throw new EngineError('device-lost', `the WebGPU device was lost: ${this.deviceLost() ?? ''}`);
-        }
-      };
-      try {
-        onProgress?.({ stage: 'load' });
-        const loadStart = performance.now();
-        const before = this.created;
-        const session = await this.session(model, attemptBackend);
-        if (this.created > before) timings.load = (timings.load ?? 0) + performance.now() - loadStart;
-        const runStart = performance.now();
-        output = await this.apply(model, request, image, this.runner(session, model), { checkpoint, ...(onProgress ? { onProgress } : {}) });
-        await checkpoint();
-        timings.run = performance.now() - runStart;
-        break;
-      } catch (error) {
-        const lostNow = attemptBackend === 'webgpu' && this.deviceLost() !== null;
-        if (!lostNow) throw EngineError.wrap(error, 'inference-failed', `${model.id} failed`, 'run');
-        // Sessions on a lost device are dead and WebGPU cannot be re-created in this worker: all over on wasm.
-        await this.release((key) => key.endsWith('/webgpu'));
-        if (request.backend === 'webgpu' || !model.backends.includes('wasm')) {
-          throw new EngineError('device-lost', `the WebGPU device was lost: ${this.deviceLost() ?? ''}`);
-        }
-        backend = 'wasm';
-        reason = `the WebGPU device was lost mid-run (${this.deviceLost() ?? ''}); ran again on wasm`;
+    try {
+      onProgress?.({ stage: 'load' });
+      const loadStart = performance.now();
+      const before = this.created;
+      const session = await this.session(model, backend);
+      if (this.created > before) timings.load = performance.now() - loadStart;
+      const runStart = performance.now();
+      output = await this.apply(model, request, image, this.runner(session, model, backend), {
+        checkpoint,
+        ...(onProgress ? { onProgress } : {}),
+      });
+      await checkpoint();
+      timings.run = performance.now() - runStart;
+    } catch (error) {
+      if (backend === 'webgpu' && this.deviceLost() !== null) {
+        // Sessions on a lost device are dead, and ORT's calls on it may never settle (their release is not
+        // awaited); the stuck run also blocks this worker's wasm runtime, so the client reruns on a new worker.
+        void this.release((key) => key.endsWith('/webgpu'));
+        throw lostError();
       }
+      throw EngineError.wrap(error, 'inference-failed', `${model.id} failed`, 'run');
     }
     const n = output.width * output.height;
     const floats = joinFloat(output.rgb, output.alpha, n);
@@ -305,9 +304,11 @@ export class ToolEngine {
     if (backend === 'webgpu') {
       const device = await ort.env.webgpu.device;
       host.adoptDevice(device);
-      void device.lost.then((info) => {
+      this.lostSignal ??= device.lost.then((info) => {
         this.lost ??= info.message || info.reason;
+        throw new EngineError('device-lost', `the WebGPU device was lost: ${this.lost}`, 'run');
       });
+      this.lostSignal.catch(() => undefined);
     }
     return session;
   }
@@ -330,7 +331,7 @@ export class ToolEngine {
     return bytes;
   }
 
-  private runner(session: Session, model: ToolModel): RunGraph {
+  private runner(session: Session, model: ToolModel, backend: ToolBackend): RunGraph {
     const ort = this.host.ort;
     const input = model.io.input ?? session.inputNames[0];
     const output = model.io.output ?? session.outputNames[0];
@@ -342,11 +343,14 @@ export class ToolEngine {
         'load',
       );
     }
+    const lost = backend === 'webgpu' ? this.lostSignal : null;
     return async (data, height, width): Promise<GraphOutput> => {
       const feeds = { [input]: new ort.Tensor('float32', data, [1, 3, height, width]) };
       let results: Record<string, OrtModule.Tensor>;
       try {
-        results = await session.run(feeds, [output]);
+        const running = session.run(feeds, [output]);
+        // A run on a lost device never settles (seen with SwiftShader and JSEP 1.30): the loss ends it instead.
+        results = await (lost === null ? running : Promise.race([running, lost]));
       } catch (error) {
         throw EngineError.wrap(error, 'inference-failed', `${model.id} failed on a ${String(width)}x${String(height)} input`, 'run');
       }
