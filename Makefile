@@ -44,7 +44,7 @@ browsers:
 chromium: browsers
 
 lint: setup
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench devtools
 	cd $(WEB) && npm run lint
 
 typecheck: setup

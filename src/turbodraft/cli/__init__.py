@@ -11,6 +11,7 @@ from turbodraft.cli import (
     bench_cloud,
     bench_download,
     bench_engine,
+    bench_tools,
     costs,
     doctor,
     generate,
@@ -45,7 +46,7 @@ def root(
 
 for module in (serve, doctor, generate, costs, models, runpod_local, bench):
     module.register(app)
-for bench_module in (bench_download, bench_engine, bench_cloud):
+for bench_module in (bench_download, bench_engine, bench_cloud, bench_tools):
     bench_module.register(bench.bench_app)
 
 

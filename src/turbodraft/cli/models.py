@@ -22,7 +22,7 @@ from rich.table import Table
 from turbodraft.config import Settings
 from turbodraft.models import mirror
 from turbodraft.models.lockfile import LockFileError
-from turbodraft.models.manifest import ModelVariant, UnknownModel, load_manifest
+from turbodraft.models.manifest import AnyModel, UnknownModel, load_manifest
 from turbodraft.models.plan import PullPlan, plan_pull
 
 out = Console()
@@ -77,9 +77,9 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir is not None else Settings()
 
 
-def _variant(variant_id: str) -> ModelVariant:
+def _variant(variant_id: str) -> AnyModel:
     try:
-        return load_manifest().variant(variant_id)
+        return load_manifest().model(variant_id)
     except UnknownModel as exc:
         err.print(f"[red]error:[/red] {exc}", soft_wrap=True)
         raise typer.Exit(2) from exc
@@ -203,7 +203,7 @@ def verify(
         mirrored = {
             r.variant_id for r in mirror.status(manifest, settings.models_dir) if r.state == "mirrored"
         }
-        variants = [v for v in manifest.variants if v.id in mirrored]
+        variants = [v for v in manifest.all_models() if v.id in mirrored]
         if not variants:
             out.print("nothing is mirrored; nothing to verify")
             return

@@ -46,7 +46,7 @@ from turbodraft.config import Settings
 from turbodraft.models.chunk_hashes import DEFAULT_CHUNK_BYTES, cached_chunks
 from turbodraft.models.local_copy import LocalCopy, LocalFile, locate
 from turbodraft.models.lockfile import LockFileError
-from turbodraft.models.manifest import Manifest, ModelVariant, UnknownModel, load_manifest
+from turbodraft.models.manifest import AnyModel, Manifest, UnknownModel, load_manifest
 
 PREFIX = "/models"
 MANIFEST_URL = f"{PREFIX}/manifest.json"
@@ -203,7 +203,7 @@ def file_url(variant_id: str, sha256: str, path: str) -> str:
     return f"{PREFIX}/{variant_id}/{sha256}/{quote(path)}"
 
 
-def _hub_url(variant: ModelVariant, path: str, copy: LocalCopy | None, hub_endpoint: str) -> str | None:
+def _hub_url(variant: AnyModel, path: str, copy: LocalCopy | None, hub_endpoint: str) -> str | None:
     """Where a browser configured for the Hub fetches the same file: the pulled commit when known."""
     source = variant.source
     if source.kind != "huggingface":
@@ -232,7 +232,7 @@ def _served_chunks(local: LocalFile, chunk_bytes: int) -> dict[str, Any] | None:
 
 
 def served_variant(
-    variant: ModelVariant, models_dir: Path, hub_endpoint: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    variant: AnyModel, models_dir: Path, hub_endpoint: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> dict[str, Any]:
     body: dict[str, Any] = variant.model_dump(mode="json")
     try:
@@ -268,7 +268,10 @@ def served_manifest(
     manifest: Manifest, models_dir: Path, hub_endpoint: str, chunk_bytes: int = DEFAULT_CHUNK_BYTES
 ) -> dict[str, Any]:
     body: dict[str, Any] = manifest.model_dump(mode="json")
-    body["variants"] = [served_variant(v, models_dir, hub_endpoint, chunk_bytes) for v in manifest.variants]
+    # Canvas tool models are served as variants too (they carry a `tool` field): the browser store downloads
+    # any variant by id, so tools get the same resumable, verified, offline copies as drafts.
+    body.pop("tools", None)
+    body["variants"] = [served_variant(v, models_dir, hub_endpoint, chunk_bytes) for v in manifest.all_models()]
     return body
 
 
@@ -321,7 +324,7 @@ def model_files_router(
         if not _safe_relative(file_path):
             raise HTTPException(status_code=400, detail=f"invalid model file path {file_path!r}")
         try:
-            variant = manifest.variant(variant_id)
+            variant = manifest.model(variant_id)
         except UnknownModel as exc:
             raise _not_found(str(exc)) from exc
         try:

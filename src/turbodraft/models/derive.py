@@ -9,6 +9,14 @@ the `onnx` package and onnxruntime's own quantization tools (no torch).
 - `fp32`: an fp16 graph (fp32 I/O, the web exports' layout) widened to fp32 throughout.
 - `int8`: widened, then `onnxruntime.quantization.quantize_dynamic` (uint8 weights, MatMulConstBOnly) on the
   listed operator types; see quantize.py for why those settings.
+- `free-dims`: the ONNX model zoo ships its fast-neural-style graphs with a fixed [1, 3, 224, 224] input,
+  although the network works at any size divisible by 4: the image input's and output's height and width become
+  symbolic and stored intermediate shapes are dropped; the result must give the original's values at the
+  original size and an output of the input's size at two other sizes.
+- `floor-pools`: U2-Net and IS-Net pool with `ceil_mode=1`, which onnxruntime-web's WebGPU MaxPool refuses
+  ("ceil_mode kernel execution (padding) is not yet implemented"). At the model's own resolution (320, 1024)
+  every pooled size is even, so floor and ceil agree: `ceil_mode` is cleared, and the result must equal the
+  original at that resolution (else the build is refused).
 - `copy`: the input as it is (no build; the pull moves the verified download in place).
 
 Every built graph is checked with onnx's checker and run once on onnxruntime at a small size before it is
@@ -48,13 +56,29 @@ def tool_versions() -> str:
     return f"turbodraft.models.derive {RECIPE_VERSION} ({libs})"
 
 
-def build(op: BuildOp, source: Path, target: Path, family: Family, quantize: Sequence[str] = ()) -> None:
-    """Writes `target` from `source` by `op` (not `copy`: the pull moves such files itself)."""
+def build(
+    op: BuildOp,
+    source: Path,
+    target: Path,
+    family: Family | None,
+    quantize: Sequence[str] = (),
+    resolution: int | None = None,
+) -> None:
+    """Writes `target` from `source` by `op` (not `copy`: the pull moves such files itself). `family` is the
+    draft model's constants (the TAESD builds need them); canvas tool models have none."""
     import onnx
 
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
-        if op in ("taesd-decoder", "taesd-encoder"):
+        if op == "free-dims":
+            free_dims(source, target)
+        elif op == "floor-pools":
+            if resolution is None:
+                raise BuildError("floor-pools needs the model's resolution")
+            floor_pools(source, target, resolution)
+        elif op in ("taesd-decoder", "taesd-encoder"):
+            if family is None:
+                raise BuildError(f"{op} builds a draft model's graph: it needs the family's constants")
             model = onnx.load(str(source))
             wrapped = _taesd_decoder(model, family) if op == "taesd-decoder" else _taesd_encoder(model, family)
             _save(wrapped, target)
@@ -268,4 +292,107 @@ def _quantize(source: Path, target: Path, op_types: Sequence[str]) -> None:
             use_external_data_format=False,
             extra_options={"MatMulConstBOnly": True},
         )
+    os.replace(partial, target)
+
+
+# --- canvas tool graphs ------------------------------------------------------------------------------------
+
+#: Sizes the derived graph is run at besides its original one (multiples of 4, neither square).
+CHECK_SIZES = ((36, 52), (64, 40))
+
+
+def _dims(value_info: Any) -> list[Any]:
+    return list(value_info.type.tensor_type.shape.dim)
+
+
+def free_dims(src: Path, dst: Path) -> dict[str, Any]:
+    """Write `src` with free height/width to `dst` (atomically) and return what the checks measured."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    initializers = {i.name for i in graph.initializer}
+    inputs = [i for i in graph.input if i.name not in initializers]
+    if len(inputs) != 1 or len(graph.output) < 1:
+        raise BuildError(f"{src}: expected one image input, found {[i.name for i in inputs]}")
+    image_in, image_out = inputs[0], graph.output[0]
+    for value, names in ((image_in, ("height", "width")), (image_out, ("out_height", "out_width"))):
+        dims = _dims(value)
+        if len(dims) != 4:
+            raise BuildError(f"{src}: {value.name} has rank {len(dims)}, not 4 (NCHW)")
+        dims[0].ClearField("dim_param")
+        dims[0].dim_value = 1
+        for dim, name in zip(dims[2:], names, strict=True):
+            dim.ClearField("dim_value")
+            dim.dim_param = name
+    # Stored shapes of intermediate values would pin the old size.
+    del graph.value_info[:]
+    blob = model.SerializeToString()
+    checks = _check(src.read_bytes(), blob, image_in.name, ort)
+    _write_bytes(blob, dst)
+    return checks
+
+
+def _check(original: bytes, derived: bytes, name: str, ort: Any) -> dict[str, Any]:
+    providers = ["CPUExecutionProvider"]
+    before = ort.InferenceSession(original, providers=providers)
+    after = ort.InferenceSession(derived, providers=providers)
+    shape = [d if isinstance(d, int) else 1 for d in before.get_inputs()[0].shape]
+    rng = np.random.default_rng(0)
+    x = (rng.random(shape, dtype=np.float32) * 255).astype(np.float32)
+    same = float(np.abs(after.run(None, {name: x})[0] - before.run(None, {name: x})[0]).max())
+    if same > 1e-3:
+        raise BuildError(f"the derived graph differs from the original at its own size by {same}")
+    for h, w in CHECK_SIZES:
+        y = after.run(None, {name: (rng.random((1, 3, h, w), dtype=np.float32) * 255)})[0]
+        if tuple(y.shape) != (1, 3, h, w):
+            raise BuildError(f"at {w}x{h} the derived graph returned {list(y.shape)}: it is not size-free")
+        if not np.isfinite(y).all():
+            raise BuildError(f"at {w}x{h} the derived graph returned NaN or Inf")
+    return {"max_abs_difference_at_original_size": same, "checked_sizes": [list(s) for s in CHECK_SIZES]}
+
+
+def floor_pools(src: Path, dst: Path, resolution: int) -> dict[str, Any]:
+    """Write `src` with `ceil_mode=0` on every pooling node to `dst`, if that changes nothing at `resolution`."""
+    import onnx
+    import onnxruntime as ort
+
+    model = onnx.load(str(src))
+    changed = 0
+    for node in model.graph.node:
+        if node.op_type not in ("MaxPool", "AveragePool"):
+            continue
+        for attribute in node.attribute:
+            if attribute.name == "ceil_mode" and attribute.i != 0:
+                attribute.i = 0
+                changed += 1
+    blob = model.SerializeToString()
+    providers = ["CPUExecutionProvider"]
+    before = ort.InferenceSession(src.read_bytes(), providers=providers)
+    after = ort.InferenceSession(blob, providers=providers)
+    name = before.get_inputs()[0].name
+    x = np.random.default_rng(0).standard_normal((1, 3, resolution, resolution)).astype(np.float32)
+    try:
+        derived_out = after.run(None, {name: x})
+    except Exception as exc:  # onnxruntime's own error types are not exported
+        raise BuildError(f"at {resolution}x{resolution} the floor-pooled graph fails: {exc}") from exc
+    worst = 0.0
+    for a, b in zip(before.run(None, {name: x}), derived_out, strict=True):
+        if a.shape != b.shape:
+            raise BuildError(
+                f"at {resolution}x{resolution} floor pooling changes an output's shape: {a.shape} vs {b.shape}"
+            )
+        worst = max(worst, float(np.abs(a - b).max()))
+    if worst > 1e-6:
+        raise BuildError(
+            f"at {resolution}x{resolution} some pooled size is odd: floor pooling moves an output by {worst}"
+        )
+    _write_bytes(blob, dst)
+    return {"pools_changed": changed, "max_abs_difference": worst, "resolution": resolution}
+
+
+def _write_bytes(blob: bytes, target: Path) -> None:
+    partial = target.with_name(target.name + ".build.tmp")
+    partial.write_bytes(blob)
     os.replace(partial, target)

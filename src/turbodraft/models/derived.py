@@ -38,7 +38,7 @@ from turbodraft.models.lockfile import (
     write_builds,
     write_lock,
 )
-from turbodraft.models.manifest import Family, FileBuild, ModelFile, ModelVariant
+from turbodraft.models.manifest import AnyModel, Family, FileBuild, ModelFile
 from turbodraft.models.mirror import (
     FileNotOnHub,
     HubFile,
@@ -73,7 +73,7 @@ def _current(known: LockedFile | None, hub_file: HubFile, build: FileBuild, dest
     )
 
 
-def pull_derived(variant: ModelVariant, family: Family, models_dir: Path, hub: HubPull) -> LockFile:
+def pull_derived(variant: AnyModel, family: Family | None, models_dir: Path, hub: HubPull) -> LockFile:
     root = variant_dir(models_dir, variant.id)
     staging = inputs_dir(models_dir, variant.id)
     previous = read_lock(models_dir, variant.id)
@@ -151,7 +151,7 @@ def _make(
     build: FileBuild,
     hub_file: HubFile,
     fetched: LockedFile,
-    family: Family,
+    family: Family | None,
     models_dir: Path,
     records: BuildRecords,
     hub: HubPull,
@@ -187,7 +187,7 @@ def _make(
     label = f"build {model_file.path}"
     hub.progress.begin(label, None)
     try:
-        derive.build(build.op, source, partial, family, build.quantize)
+        derive.build(build.op, source, partial, family, build.quantize, build.resolution)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

@@ -16,7 +16,7 @@ from typing import Literal
 
 from turbodraft.models.chunk_hashes import FileChunks
 from turbodraft.models.lockfile import LockFile, read_lock
-from turbodraft.models.manifest import REPO_ROOT, ModelVariant, sha256_of
+from turbodraft.models.manifest import REPO_ROOT, AnyModel, sha256_of
 
 #: Partial downloads and editor/OS droppings that must never be listed as model files.
 _SKIPPED_SUFFIXES = (".incomplete", ".tmp")
@@ -60,7 +60,7 @@ def inputs_dir(models_dir: Path, variant_id: str) -> Path:
     return models_dir / INPUTS_DIR / variant_id
 
 
-def fixture_root(variant: ModelVariant) -> Path | None:
+def fixture_root(variant: AnyModel) -> Path | None:
     """The repository directory of a fixture variant; None for variants with another source."""
     if variant.source.kind != "repo_path":
         return None
@@ -81,7 +81,7 @@ def directory_files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def variant_file_paths(variant: ModelVariant, root: Path) -> list[str]:
+def variant_file_paths(variant: AnyModel, root: Path) -> list[str]:
     """The manifest's file list; a fixture variant may leave it empty: "whatever the directory holds"."""
     if variant.files:
         return [f.path for f in variant.files]
@@ -114,7 +114,7 @@ def _from_lock(lock: LockFile, root: Path) -> LocalCopy:
     return LocalCopy(lock.variant, "mirror", root, files, commit)
 
 
-def _from_fixture(variant: ModelVariant, root: Path) -> LocalCopy | None:
+def _from_fixture(variant: AnyModel, root: Path) -> LocalCopy | None:
     files: dict[str, LocalFile] = {}
     for rel in variant_file_paths(variant, root):
         location = root / rel
@@ -129,7 +129,7 @@ def _from_fixture(variant: ModelVariant, root: Path) -> LocalCopy | None:
     return LocalCopy(variant.id, "fixture", root, files)
 
 
-def locate(variant: ModelVariant, models_dir: Path) -> LocalCopy | None:
+def locate(variant: AnyModel, models_dir: Path) -> LocalCopy | None:
     """The copy clients get: the mirror when pulled, else a fixture's repo directory, else None."""
     lock = read_lock(models_dir, variant.id)
     if lock is not None:

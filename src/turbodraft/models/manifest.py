@@ -112,8 +112,10 @@ class FileOrigin(_Frozen):
 
 #: How a derived file is made from its public input (turbodraft.models.derive does each):
 #: copy: the input as it is; taesd-decoder / taesd-encoder: a TAESD graph in AutoencoderTiny's own latent scale
-#: given the engine's VAE interface; fp32: an fp16 graph widened to fp32; int8: widened, then dynamic int8.
-BuildOp = Literal["copy", "taesd-decoder", "taesd-encoder", "fp32", "int8"]
+#: given the engine's VAE interface; fp32: an fp16 graph widened to fp32; int8: widened, then dynamic int8;
+#: free-dims: a fixed-size image graph given free height and width (the model zoo's style graphs);
+#: floor-pools: ceil_mode cleared on pooling nodes where it changes nothing at `resolution` (U2-Net, IS-Net).
+BuildOp = Literal["copy", "taesd-decoder", "taesd-encoder", "fp32", "int8", "free-dims", "floor-pools"]
 
 
 class BuildInput(_Frozen):
@@ -139,11 +141,15 @@ class FileBuild(_Frozen):
     input: BuildInput
     #: int8 only: the operator types whose weights are quantized.
     quantize: list[str] = Field(default_factory=list)
+    #: floor-pools only: the model's input size in pixels, where floor and ceil pooling must agree.
+    resolution: int | None = Field(default=None, ge=8)
 
     @model_validator(mode="after")
     def _op_arguments(self) -> FileBuild:
         if (self.op == "int8") != bool(self.quantize):
             raise ValueError(f"{self.input.path}: `quantize` (operator types) goes with int8 builds, and only them")
+        if (self.op == "floor-pools") != (self.resolution is not None):
+            raise ValueError(f"{self.input.path}: `resolution` goes with floor-pools builds, and only them")
         return self
 
 
@@ -267,16 +273,129 @@ class ModelVariant(_Frozen):
         raise KeyError(f"{self.id} has no file {path!r}")
 
 
+# --- canvas tool models (upscale, background removal, style) ---------------------------------------------------
+# Single-graph image-to-image models; their pre/post-processing is turbodraft.tools (Python) and
+# web/src/engine/tools (TypeScript), both driven by the parameters below (docs/tools.md).
+
+ToolKind = Literal["upscale", "matte", "style"]
+ToolBackend = Literal["webgpu", "wasm"]
+
+
+class ToolIO(_Frozen):
+    """The graph's interface: float32 NCHW RGB in, float32 NCHW out."""
+
+    #: Graph input/output names; null: the first input/output (rembg's exports are fed by position).
+    input: str | None = None
+    output: str | None = None
+    #: Pixels in [0, 1] are multiplied by this before the graph, its output divided by `output_scale`.
+    input_scale: float = Field(gt=0)
+    output_scale: float = Field(gt=0)
+
+
+class ImageLimits(_Frozen):
+    """Input sizes a tool accepts; anything else is refused before a model file is read."""
+
+    min_side: int = Field(ge=1)
+    max_side: int = Field(ge=1)
+    max_pixels: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ImageLimits:
+        if self.min_side > self.max_side or self.min_side * self.min_side > self.max_pixels:
+            raise ValueError("limits admit no image")
+        return self
+
+
+class UpscaleParams(_Frozen):
+    scale: int = Field(ge=2, le=8)
+    #: Tile side in input pixels and the overlap between neighbouring tiles (turbodraft.tools.tiling).
+    tile: int = Field(ge=2)
+    overlap: int = Field(ge=0)
+    #: The graph needs input sides divisible by this (RRDB x2 unshuffles pixels by 2).
+    multiple_of: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _tiles(self) -> UpscaleParams:
+        if self.overlap >= self.tile:
+            raise ValueError("overlap must be smaller than the tile")
+        if self.tile % self.multiple_of:
+            raise ValueError(f"tile {self.tile} is not a multiple of {self.multiple_of}")
+        return self
+
+
+class MatteParams(_Frozen):
+    #: The square size the image is resized to for the graph.
+    resolution: int = Field(ge=8)
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    #: U2-Net's reference divides the resized image by its own maximum instead of by 1.
+    divide_by_max: bool
+    #: Rescale the graph's map to [0, 1] by its min and max (the authors' inference code does).
+    minmax: bool = True
+
+
+class StyleParams(_Frozen):
+    #: The style's name as shown to users.
+    style: str
+    #: Two stride-2 convolutions and two x2 upsamplings: sides must be divisible by 4 (the image is padded).
+    multiple_of: int = Field(default=4, ge=1)
+
+
+class ToolModel(_Frozen):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
+    tool: ToolKind
+    description: str
+    #: SPDX identifier of the weights' licence, and where it is stated.
+    license: str
+    license_url: str
+    source: Source
+    files: list[ModelFile] = Field(min_length=1)
+    #: The ONNX file among `files`.
+    graph: str
+    architecture: str
+    dtype: Literal["float32"]
+    io_dtype: Literal["float32"]
+    backends: list[ToolBackend] = Field(min_length=1)
+    io: ToolIO
+    limits: ImageLimits
+    upscale: UpscaleParams | None = None
+    matte: MatteParams | None = None
+    style: StyleParams | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ToolModel:
+        if self.graph not in [f.path for f in self.files]:
+            raise ValueError(f"{self.id}: graph {self.graph!r} is not among its files")
+        given = {k for k in ("upscale", "matte", "style") if getattr(self, k) is not None}
+        if given != {self.tool}:
+            raise ValueError(f"{self.id}: a {self.tool} model needs exactly its {self.tool!r} parameters")
+        return self
+
+    def file(self, path: str) -> ModelFile:
+        for f in self.files:
+            if f.path == path:
+                return f
+        raise KeyError(f"{self.id} has no file {path!r}")
+
+
+#: Anything `turbodraft models pull` can fetch: a draft variant or a canvas tool model.
+AnyModel = ModelVariant | ToolModel
+
+
 class Manifest(_Frozen):
     schema_version: Literal[1]
     families: dict[str, Family]
     variants: list[ModelVariant]
+    tools: list[ToolModel] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> Manifest:
         ids = [v.id for v in self.variants]
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate variant ids")
+        every = [*ids, *(t.id for t in self.tools)]
+        if len(set(every)) != len(every):
+            raise ValueError("a tool model id repeats another model's id")
         for v in self.variants:
             family = self.families.get(v.family)
             if family is None:
@@ -303,6 +422,22 @@ class Manifest(_Frozen):
                 return v
         raise UnknownModel(model_id, [v.id for v in self.variants])
 
+    def tool(self, model_id: str) -> ToolModel:
+        for t in self.tools:
+            if t.id == model_id:
+                return t
+        raise UnknownModel(model_id, [t.id for t in self.tools])
+
+    def model(self, model_id: str) -> AnyModel:
+        """A draft variant or a tool model: what `models pull/verify` and the mirror take."""
+        for m in self.all_models():
+            if m.id == model_id:
+                return m
+        raise UnknownModel(model_id, [m.id for m in self.all_models()])
+
+    def all_models(self) -> list[AnyModel]:
+        return [*self.variants, *self.tools]
+
     def family_of(self, variant: ModelVariant) -> Family:
         return self.families[variant.family]
 
@@ -321,7 +456,7 @@ def load_manifest() -> Manifest:
     return parse_manifest(text)
 
 
-def local_model_dir(variant: ModelVariant, models_dir: Path) -> Path:
+def local_model_dir(variant: AnyModel, models_dir: Path) -> Path:
     """Where a variant's files live here: the repo path for fixtures, else the data dir's mirror."""
     if variant.source.kind == "repo_path":
         return REPO_ROOT / variant.source.path
@@ -341,7 +476,7 @@ def fixture_file_entries(root: Path) -> list[dict[str, object]]:
 def refresh_fixture_entries(manifest_path: Path) -> None:
     """Rewrite the fixture variants' file lists from the files on disk (after regenerating the fixtures)."""
     data = json.loads(manifest_path.read_text(encoding="utf-8"))
-    for variant in data["variants"]:
+    for variant in [*data["variants"], *data.get("tools", [])]:
         if variant["source"]["kind"] == "repo_path":
             variant["files"] = fixture_file_entries(REPO_ROOT / variant["source"]["path"])
     parse_manifest(json.dumps(data))

@@ -49,7 +49,15 @@ from turbodraft.models.lockfile import (
     read_lock,
     write_lock,
 )
-from turbodraft.models.manifest import Family, HuggingFaceSource, Manifest, ModelFile, ModelVariant, load_manifest
+from turbodraft.models.manifest import (
+    AnyModel,
+    Family,
+    HuggingFaceSource,
+    Manifest,
+    ModelFile,
+    ModelVariant,
+    load_manifest,
+)
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
@@ -320,7 +328,7 @@ class HubPull:
 
 
 def _pull_from_hub(
-    variant: ModelVariant, source: HuggingFaceSource, models_dir: Path, hub: HubPull
+    variant: AnyModel, source: HuggingFaceSource, models_dir: Path, hub: HubPull
 ) -> LockFile:
     root = variant_dir(models_dir, variant.id)
     previous = read_lock(models_dir, variant.id)
@@ -363,7 +371,7 @@ def _pull_from_hub(
 
 
 def _pull_from_directory(
-    variant: ModelVariant, src: Path, models_dir: Path, progress: Progress, chunk_bytes: int
+    variant: AnyModel, src: Path, models_dir: Path, progress: Progress, chunk_bytes: int
 ) -> LockFile:
     if not src.is_dir():
         raise SourceUnavailable(f"{variant.id}: source directory {src} does not exist")
@@ -400,7 +408,7 @@ def _pull_from_directory(
 
 
 def pull(
-    variant: ModelVariant,
+    variant: AnyModel,
     models_dir: Path,
     *,
     source_dir: Path | None = None,
@@ -437,7 +445,7 @@ def pull_lock_path(models_dir: Path, variant_id: str) -> Path:
 
 
 def _pull(
-    variant: ModelVariant,
+    variant: AnyModel,
     models_dir: Path,
     source_dir: Path | None,
     endpoint: str | None,
@@ -457,8 +465,9 @@ def _pull(
     if source.kind == "derived":
         from turbodraft.models.derived import pull_derived  # derived.py builds on this module
 
-        constants = family or load_manifest().families[variant.family]
-        return pull_derived(variant, constants, models_dir, hub)
+        if isinstance(variant, ModelVariant):
+            family = family or load_manifest().families[variant.family]
+        return pull_derived(variant, family, models_dir, hub)
     return _pull_from_hub(variant, source, models_dir, hub)
 
 
@@ -487,7 +496,7 @@ class VerifyReport:
         return all(f.state == "ok" for f in self.files)
 
 
-def verify(variant: ModelVariant, models_dir: Path, *, progress: Progress | None = None) -> VerifyReport:
+def verify(variant: AnyModel, models_dir: Path, *, progress: Progress | None = None) -> VerifyReport:
     """Re-hash every mirrored file against the manifest's hash, or the lock's where the manifest has none."""
     progress = progress or _NoProgress()
     lock = read_lock(models_dir, variant.id)
@@ -526,7 +535,7 @@ class VariantStatus:
     commit: str | None
 
 
-def _state_of(variant: ModelVariant, models_dir: Path) -> tuple[MirrorState, int | None, str | None]:
+def _state_of(variant: AnyModel, models_dir: Path) -> tuple[MirrorState, int | None, str | None]:
     try:
         copy = locate(variant, models_dir)
     except LockFileError:
@@ -539,16 +548,16 @@ def _state_of(variant: ModelVariant, models_dir: Path) -> tuple[MirrorState, int
 
 
 def status(manifest: Manifest, models_dir: Path) -> list[VariantStatus]:
-    """One row per manifest variant: mirrored, served from the repo fixtures, half-pulled, absent, or
-    damaged (a lock file that cannot be read)."""
+    """One row per manifest variant (canvas tool models included): mirrored, served from the repo fixtures,
+    half-pulled, absent, or damaged (a lock file that cannot be read)."""
     rows: list[VariantStatus] = []
-    for variant in manifest.variants:
+    for variant in manifest.all_models():
         state, size, commit = _state_of(variant, models_dir)
         rows.append(VariantStatus(variant.id, _describe_source(variant), variant.dtype, state, size, commit))
     return rows
 
 
-def _describe_source(variant: ModelVariant) -> str:
+def _describe_source(variant: AnyModel) -> str:
     source = variant.source
     if source.kind == "huggingface":
         return f"hf:{source.repo}@{source.revision}"

@@ -13,7 +13,7 @@ from typing import Literal
 
 from turbodraft.models.local_copy import fixture_root
 from turbodraft.models.lockfile import read_lock
-from turbodraft.models.manifest import ModelFile, ModelVariant
+from turbodraft.models.manifest import AnyModel, ModelFile
 
 StepKind = Literal["fetch", "build", "copy"]
 
@@ -22,6 +22,8 @@ _BUILD_WORDS = {
     "taesd-encoder": "TAESD encoder, given the engine's VAE encoder interface",
     "fp32": "fp16 graph widened to fp32",
     "int8": "widened to fp32, then dynamic int8 (onnxruntime.quantization) of",
+    "free-dims": "fixed-size graph given free height and width",
+    "floor-pools": "pooling ceil_mode cleared (checked at the model's resolution)",
 }
 
 
@@ -76,7 +78,7 @@ def _size(model_file: ModelFile) -> tuple[int | None, bool]:
     return model_file.expected_size, model_file.size is not None
 
 
-def plan_pull(variant: ModelVariant, models_dir: Path, source_dir: Path | None = None) -> PullPlan:
+def plan_pull(variant: AnyModel, models_dir: Path, source_dir: Path | None = None) -> PullPlan:
     steps: list[PlannedStep] = []
     source = variant.source
     for model_file in variant.files:

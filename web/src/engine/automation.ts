@@ -6,6 +6,7 @@ import { EngineClient } from './client';
 import type { EngineRequest, EngineResult } from './engine';
 import type { BackendName } from './manifest';
 import type { Progress } from './pipeline';
+import { toolsAutomation, type ToolsAutomation } from './tools/automation';
 
 export interface AutomationRequest {
   readonly prompt: string;
@@ -36,6 +37,8 @@ export interface AutomationResult extends Omit<EngineResult, 'png' | 'pixels'> {
 export interface EngineAutomation {
   generate: (request: AutomationRequest) => Promise<AutomationResult>;
   engine: EngineClient;
+  /** The canvas tools (upscale, background removal, style) in the same worker. */
+  tools: ToolsAutomation;
 }
 
 function base64(bytes: Uint8Array): string {
@@ -90,5 +93,5 @@ export function engineAutomation(engine: EngineClient = new EngineClient()): Eng
       progress,
     };
   };
-  return { generate, engine };
+  return { generate, engine, tools: toolsAutomation(engine) };
 }

@@ -7,6 +7,8 @@ import * as Comlink from 'comlink';
 import type { EngineRequest, EngineResult, EngineStats } from './engine';
 import { EngineError } from './errors';
 import type { Progress } from './pipeline';
+import type { ToolProgress } from './tools/ops';
+import type { ToolRequest, ToolResult } from './tools/toolEngine';
 import type { WorkerApi, WorkerConfig, WorkerReply } from './worker';
 
 export const DEFAULT_CONFIG: WorkerConfig = {
@@ -84,6 +86,38 @@ export class EngineClient {
     } finally {
       this.terminate();
     }
+  }
+
+  /**
+   * Runs a canvas tool (engine/tools) in the engine's worker; a newer call supersedes the one in flight. A
+   * WebGPU device lost mid-run leaves that worker unusable: the run starts again, whole, on wasm in a new
+   * worker, and `reason` says so. Nothing partial is ever returned.
+   */
+  async runTool(request: ToolRequest, options: { onProgress?: (progress: ToolProgress) => void } = {}): Promise<ToolResult> {
+    const progress = options.onProgress === undefined ? undefined : Comlink.proxy(options.onProgress);
+    const reply = await (await this.connect()).tool(request, progress);
+    if (reply.ok || reply.error.code !== 'device-lost' || request.backend === 'wasm') {
+      if (!reply.ok && reply.error.code === 'device-lost') this.terminate();
+      return unwrap(reply);
+    }
+    this.terminate();
+    const again = unwrap(await (await this.connect()).tool({ ...request, backend: 'wasm' }, progress));
+    return { ...again, reason: `WebGPU failed mid-run (${reply.error.message}); ran again on wasm in a new worker` };
+  }
+
+  async cancelTool(): Promise<void> {
+    await this.remote?.cancelTool();
+  }
+
+  async toolStats(): Promise<{ sessionsCreated: number; sessions: string[]; deviceLost: string | null }> {
+    const remote = await this.connect();
+    return unwrap(await remote.toolStats());
+  }
+
+  /** Test hook: destroys the WebGPU device under a tool run, as a driver reset would. */
+  async simulateToolDeviceLoss(): Promise<boolean> {
+    const remote = await this.connect();
+    return unwrap(await remote.simulateToolDeviceLoss());
   }
 
   /** Test hook: destroys the worker's WebGPU device as a driver reset would. */

@@ -60,6 +60,22 @@ export interface EngineStats {
 
 export type PngEncoder = (pixels: Float32Array, width: number, height: number) => Promise<Blob>;
 
+/**
+ * What the canvas tools (engine/tools) share with the engine in its worker: the one onnxruntime instance, the
+ * model readers, the judged GPU adapter and device, and the run queue (an ORT backend runs one graph at a time).
+ */
+export interface EngineHost {
+  readonly ort: Ort;
+  readonly readerFor: (variantId: string) => ModelReader;
+  /** Runs `work` after the queued generations and before later ones; it neither supersedes nor is superseded. */
+  exclusive<T>(work: () => Promise<T>): Promise<T>;
+  adapter(): Promise<AcquiredAdapter>;
+  /** The loss message once ORT's WebGPU device is lost (WebGPU cannot come back in this worker), else null. */
+  deviceLost(): string | null;
+  /** Called after a tool creates a WebGPU session: the engine watches ORT's device from then on. */
+  adoptDevice(device: GPUDevice): void;
+}
+
 export interface EngineDeps {
   readonly ort: Ort;
   /** The file reader for one model variant (e.g. fetch under `<modelBaseUrl>/<id>/`). */
@@ -131,6 +147,25 @@ export class Engine {
 
   get sessionsCreated(): number {
     return this.sessions;
+  }
+
+  /** The engine's shared parts for the canvas tools (see EngineHost). */
+  host(): EngineHost {
+    return {
+      ort: this.deps.ort,
+      readerFor: this.deps.readerFor,
+      exclusive: <T>(work: () => Promise<T>): Promise<T> => {
+        this.assertUsable();
+        const run = this.queue.then(work);
+        this.queue = run.catch(() => undefined);
+        return run;
+      },
+      adapter: () => this.acquire(),
+      deviceLost: () => this.deviceLost,
+      adoptDevice: (device) => {
+        if (this.device === null && this.deviceLost === null) this.watchDevice(device);
+      },
+    };
   }
 
   /** Generates one image; a newer call supersedes this one (it then rejects with 'superseded'). */

@@ -14,6 +14,11 @@ export type EngineErrorCode =
   | 'invalid-latents'
   | 'unknown-model'
   | 'unsupported-by-model'
+  // The canvas tools' (engine/tools) input faults, and a tool whose model is not in the store.
+  | 'invalid-image'
+  | 'image-too-large'
+  | 'invalid-option'
+  | 'model-not-downloaded'
   // The machine's or the model's fault.
   | 'backend-unavailable'
   | 'model-load-failed'

@@ -12,6 +12,9 @@ import { encodePng } from './png';
 import { directoryReader } from './sources';
 import { runtimeManifest } from './store/definitions';
 import { storeReaders } from './store/reader';
+import type { ToolProgress } from './tools/ops';
+import { encodeRgbaPng } from './tools/png';
+import { ToolEngine, type ToolRequest, type ToolResult } from './tools/toolEngine';
 
 export interface WorkerConfig {
   /** The gateway's served manifest, whose files carry their mirror URLs (used unless modelBaseUrl is set). */
@@ -36,10 +39,16 @@ async function reply<T>(work: () => Promise<T>): Promise<WorkerReply<T>> {
 }
 
 let engine: Engine | null = null;
+let tools: ToolEngine | null = null;
 
 function configured(): Engine {
   if (engine === null) throw new EngineError('disposed', 'the engine worker was not configured');
   return engine;
+}
+
+function configuredTools(): ToolEngine {
+  if (tools === null) throw new EngineError('disposed', 'the engine worker was not configured');
+  return tools;
 }
 
 const api = {
@@ -60,6 +69,8 @@ const api = {
       loadManifest: () => runtimeManifest(config.manifestUrl),
       ...(config.defaultModel === undefined ? {} : { defaultModel: config.defaultModel }),
     });
+    // The canvas tools share the engine's ORT, readers, GPU device and queue.
+    tools = new ToolEngine({ host: engine.host(), encodePng: encodeRgbaPng });
   },
 
   async generate(request: EngineRequest, onProgress?: (progress: Progress) => void): Promise<WorkerReply<EngineResult>> {
@@ -78,6 +89,7 @@ const api = {
 
   dispose(): Promise<WorkerReply<null>> {
     return reply(async () => {
+      await tools?.dispose();
       await engine?.dispose();
       return null;
     });
@@ -85,6 +97,26 @@ const api = {
 
   simulateDeviceLoss(): Promise<WorkerReply<boolean>> {
     return reply(() => configured().simulateDeviceLoss());
+  },
+
+  async tool(request: ToolRequest, onProgress?: (progress: ToolProgress) => void): Promise<WorkerReply<ToolResult>> {
+    const result = await reply(() => configuredTools().run(request, onProgress));
+    if (!result.ok) return result;
+    const buffers: ArrayBuffer[] = [result.value.rgba.buffer as ArrayBuffer];
+    if (result.value.pixels !== null) buffers.push(result.value.pixels.buffer as ArrayBuffer);
+    return Comlink.transfer(result, buffers);
+  },
+
+  cancelTool(): void {
+    tools?.cancel();
+  },
+
+  toolStats(): Promise<WorkerReply<ReturnType<ToolEngine['stats']>>> {
+    return reply(() => Promise.resolve(configuredTools().stats()));
+  },
+
+  simulateToolDeviceLoss(): Promise<WorkerReply<boolean>> {
+    return reply(() => configuredTools().simulateDeviceLoss());
   },
 };
 

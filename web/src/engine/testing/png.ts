@@ -1,5 +1,5 @@
 /// <reference types="node" />
-/** Decodes 8-bit RGB/RGBA, non-interlaced PNGs (the oracle's init.png) to float HWC RGB in [0, 1], for Node tests. */
+/** Decodes 8-bit gray/RGB(A), non-interlaced PNGs (the oracle's init.png, the tools' inputs), for Node tests. */
 import { inflateSync } from 'node:zlib';
 
 function paeth(a: number, b: number, c: number): number {
@@ -10,7 +10,9 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-export function decodePng(file: Uint8Array): { width: number; height: number; pixels: Float32Array } {
+const CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 4: 2, 6: 4 };
+
+function decodeRows(file: Uint8Array): { width: number; height: number; channels: number; rows: Uint8Array } {
   const view = new DataView(file.buffer, file.byteOffset, file.byteLength);
   let width = 0;
   let height = 0;
@@ -24,8 +26,8 @@ export function decodePng(file: Uint8Array): { width: number; height: number; pi
       width = view.getUint32(at + 8);
       height = view.getUint32(at + 12);
       const [depth, color, , , interlace] = body.subarray(8, 13);
-      if (depth !== 8 || (color !== 2 && color !== 6) || interlace !== 0) throw new Error('unsupported PNG format');
-      channels = color === 2 ? 3 : 4;
+      channels = CHANNELS[color ?? -1] ?? 0;
+      if (depth !== 8 || channels === 0 || interlace !== 0) throw new Error('unsupported PNG format');
     } else if (type === 'IDAT') {
       idat.push(body);
     }
@@ -45,9 +47,29 @@ export function decodePng(file: Uint8Array): { width: number; height: number; pi
       rows[y * stride + x] = (value + predictor) & 0xff;
     }
   }
+  return { width, height, channels, rows };
+}
+
+/** Float HWC RGB in [0, 1] (RGB or RGBA files; alpha dropped). */
+export function decodePng(file: Uint8Array): { width: number; height: number; pixels: Float32Array } {
+  const { width, height, channels, rows } = decodeRows(file);
+  if (channels < 3) throw new Error('unsupported PNG format');
   const pixels = new Float32Array(width * height * 3);
   for (let p = 0; p < width * height; p++) {
     for (let c = 0; c < 3; c++) pixels[p * 3 + c] = Math.fround((rows[p * channels + c] ?? 0) / 255);
   }
   return { width, height, pixels };
+}
+
+/** 8-bit RGBA of any 8-bit PNG: gray as equal channels, missing alpha as 255 (what a canvas's ImageData holds). */
+export function decodePngRgba(file: Uint8Array): { width: number; height: number; data: Uint8Array } {
+  const { width, height, channels, rows } = decodeRows(file);
+  const data = new Uint8Array(width * height * 4);
+  for (let p = 0; p < width * height; p++) {
+    const at = p * channels;
+    const gray = channels < 3;
+    for (let c = 0; c < 3; c++) data[p * 4 + c] = rows[at + (gray ? 0 : c)] ?? 0;
+    data[p * 4 + 3] = channels === 2 || channels === 4 ? (rows[at + channels - 1] ?? 0) : 255;
+  }
+  return { width, height, data };
 }
