@@ -33,8 +33,8 @@ from PIL import Image
 from torch import nn
 
 from devtools.toolmodels import archs
+from turbodraft.models.derive import floor_pools
 from turbodraft.tools import tiling
-from turbodraft.tools.derive import floor_pools
 
 F32 = npt.NDArray[np.float32]
 SEED = 20250115
@@ -407,7 +407,7 @@ MATTES: dict[str, dict[str, Any]] = {
     },
 }
 STYLE = "tiny-fast-neural-style"
-#: A copy with fixed 32x32 dims, as the ONNX model zoo ships its style graphs (turbodraft.tools.derive's test).
+#: A copy with fixed 32x32 dims, as the ONNX model zoo ships its style graphs (the free-dims build's test).
 STYLE_FIXED = "style-fixed-32.onnx"
 
 
@@ -506,7 +506,7 @@ def build(fixtures: Path) -> dict[str, Any]:
         outputs = [f"d{i}" for i in (range(1, 7) if p["isnet"] else range(7))]
         example = normalise(aa_resize(_tensor(images["subject"]), p["resolution"], p["resolution"]))
         # The export pools with ceil_mode, as rembg's files do; the fixture directory holds what a pull derives
-        # from it (turbodraft.tools.derive floor-pools), which onnxruntime-web's WebGPU MaxPool can run.
+        # from it (the floor-pools build of turbodraft.models.derive), which onnxruntime-web's WebGPU MaxPool can run.
         raw = out / f"{mid}.rembg.onnx"
         export(net, example, raw, ("input", outputs), dynamic=False)
         floor_pools(raw, path, p["resolution"])
