@@ -183,3 +183,9 @@ def store_test_app(data_dir: Path, synthetic_dir: Path) -> tuple[FastAPI, Settin
     del app.router.routes[before:]
     app.router.routes[0:0] = added
     return app, settings, quirky
+
+
+def rest_of(cut_range: str, kept: int) -> str:
+    """The Range header that asks for what a cut chunk still lacks, once `kept` of its bytes were stored."""
+    start, end = (int(n) for n in cut_range.removeprefix("bytes=").split("-"))
+    return f"bytes={start + kept}-{end}"

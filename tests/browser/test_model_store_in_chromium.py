@@ -29,6 +29,7 @@ from tests.browser.model_store_gateway import (
     SYNTHETIC_SIZE,
     TINY,
     Quirky,
+    rest_of,
     store_test_app,
     write_synthetic,
 )
@@ -220,11 +221,6 @@ def test_a_download_asks_for_each_chunk_once_several_at_a_time(page: Page, store
 
 
 # --- resuming -------------------------------------------------------------------------------------------------
-
-
-def rest_of(cut_range: str, kept: int) -> str:
-    start, end = (int(n) for n in cut_range.removeprefix("bytes=").split("-"))
-    return f"bytes={start + kept}-{end}"
 
 
 def test_a_cut_connection_fetches_only_the_rest_of_the_cut_chunk(page: Page, store_server: StoreServer) -> None:
