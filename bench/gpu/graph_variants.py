@@ -118,12 +118,14 @@ def main(argv: list[str] | None = None) -> int:
         out = args.root / variant
         try:
             if variant == "capture":
+                text, unet = "text_encoder/model.onnx", "unet/model.onnx"
                 report[variant] = {
-                    "text_encoder": capture_text_encoder(plain / "text_encoder/model.onnx", out / "text_encoder/model.onnx"),
-                    "unet": capture_unet(plain / "unet/model.onnx", out / "unet/model.onnx"),
+                    "text_encoder": capture_text_encoder(plain / text, out / text),
+                    "unet": capture_unet(plain / unet, out / unet),
                 }
             else:
-                report[variant] = optimize_unet(plain / "unet/model.onnx", out / "unet/model.onnx", args.latent, variant)
+                graph = "unet/model.onnx"
+                report[variant] = optimize_unet(plain / graph, out / graph, args.latent, variant)
         except Exception as error:  # a failed variant is reported, the others still run
             report[variant] = {"error": f"{type(error).__name__}: {error}"[:500]}
             shutil.rmtree(out, ignore_errors=True)

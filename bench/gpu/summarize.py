@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -96,7 +95,9 @@ def summarize(files: Path) -> dict[str, Any]:
     log = files / "native-ep.log"
     if log.exists():
         extra["native_ep_log_tail"] = log.read_text(errors="replace")[-1500:]
-    variants = {p.stem.removeprefix("variant-"): json.loads(p.read_text()) for p in sorted(files.glob("variant-*.json"))}
+    variants = {
+        p.stem.removeprefix("variant-"): json.loads(p.read_text()) for p in sorted(files.glob("variant-*.json"))
+    }
     ok = {c["name"]: c for c in configs if "error" not in c}
     unet_wall = ok.get("cpu-latents", {}).get("warm_median_ms", {}).get("unet")
     return {
@@ -133,7 +134,8 @@ def main(argv: list[str]) -> int:
     report = summarize(Path(argv[0]))
     Path(argv[1]).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     for c in report["configs"]:
-        print(c["name"], c.get("error") or (c["warm_median_ms"], c["ratio_vs_native_same_decoder"], c["cold"]["load_ms"]))
+        summary = c.get("error") or (c["warm_median_ms"], c["ratio_vs_native_same_decoder"], c["cold"]["load_ms"])
+        print(c["name"], summary)
     return 0
 
 

@@ -30,7 +30,6 @@ export class OwnedGpuTensor {
     readonly dims: readonly number[],
     readonly buffer: GPUBuffer = device.createBuffer({
       size: roundUp16(dims.reduce((a, b) => a * b, 1) * BYTES[type]),
-      // eslint-disable-next-line no-bitwise
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     }),
   ) {
@@ -40,7 +39,8 @@ export class OwnedGpuTensor {
       dims,
       download: async () => {
         const bytes = await this.read();
-        return (type === 'int64' ? new BigInt64Array(bytes) : type === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes)) as never;
+        const data = type === 'int64' ? new BigInt64Array(bytes) : type === 'int32' ? new Int32Array(bytes) : new Float32Array(bytes);
+        return data;
       },
     });
   }
@@ -53,7 +53,6 @@ export class OwnedGpuTensor {
   /** The buffer's contents (its first `bytes`) once the GPU has written them. */
   async read(): Promise<ArrayBuffer> {
     const size = roundUp16(this.bytes);
-    // eslint-disable-next-line no-bitwise
     const staging = this.device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
     try {
       const encoder = this.device.createCommandEncoder();

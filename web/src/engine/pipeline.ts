@@ -513,7 +513,7 @@ export class SdTurboPipeline {
           { latents, noise_pred: noisePred, dt: scalar(Math.fround(sigmaNext - sigma)), model_denom: scalar(denom), scaling_factor: scaling },
           fetches,
         );
-        const [next, input, vae] = EULER_STEP_OUTPUTS.map((name) => out[name] as Tensor);
+        const [next, input, vae] = EULER_STEP_OUTPUTS.map((name) => out[name]);
         if (next === undefined || input === undefined || vae === undefined) {
           throw new EngineError('inference-failed', `scheduler step ${String(i + 1)} returned no output`);
         }
@@ -558,7 +558,7 @@ export class SdTurboPipeline {
     const results = await this.runAll(session, stage, feeds, into === undefined || name === undefined ? undefined : { [name]: into.tensor });
     const output = name === undefined ? undefined : results[name];
     if (output === undefined) throw new EngineError('inference-failed', `${stage} returned no output`, stage);
-    return output as Tensor;
+    return output;
   }
 
   private async runAll(
@@ -608,7 +608,7 @@ async function gpuStages(options: LoadOptions, capture: boolean, models: Session
   if (!capture) return { step, guards: { embedding: guard, noise: guard, noiseNow: guardNow, imageNow: guardNow }, captured: null };
   const guards = { embedding: guard, noise: await small(sumOfSquaresGraph(), true), noiseNow: guardNow, imageNow: await small(sumOfSquaresGraph(), false) };
   const [textEncoder, unet, decoder] = models;
-  const device = (await ort.env.webgpu.device) as GPUDevice;
+  const device = await ort.env.webgpu.device;
   const { size, family } = options;
   if (size === undefined || textEncoder === undefined || unet === undefined || decoder === undefined) {
     throw new EngineError('model-load-failed', 'graph capture needs sessions made for one image size', 'load');
