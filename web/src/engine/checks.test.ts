@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkOutput } from './checks';
+import { checkOutput, checkSumOfSquares } from './checks';
 
 describe('checkOutput', () => {
   it('refuses all zeros, as an fp16 graph without shader-f16 returns', () => {
@@ -20,6 +20,29 @@ describe('checkOutput', () => {
   it('accepts ordinary values', () => {
     expect(() => {
       checkOutput('unet', Float32Array.of(0, -0.5, 3));
+    }).not.toThrow();
+  });
+});
+
+describe('checkSumOfSquares (the guard of a tensor kept on the GPU)', () => {
+  it('refuses a zero sum: the tensor was all zeros', () => {
+    expect(() => {
+      checkSumOfSquares('unet step 1', 0);
+    }).toThrow('unet step 1 produced all zeros');
+  });
+
+  it('refuses NaN and Inf sums', () => {
+    expect(() => {
+      checkSumOfSquares('text_encoder', NaN);
+    }).toThrow('text_encoder produced NaN values');
+    expect(() => {
+      checkSumOfSquares('text_encoder', Infinity);
+    }).toThrow(/Inf values/);
+  });
+
+  it('accepts a positive finite sum', () => {
+    expect(() => {
+      checkSumOfSquares('unet step 1', 1234.5);
     }).not.toThrow();
   });
 });

@@ -24,3 +24,13 @@ export function checkOutput(stage: string, values: Float32Array): void {
   }
   if (!nonZero) throw new EngineError('bad-output', `${stage} produced all zeros`, stage);
 }
+
+/**
+ * The same guard for a tensor that stayed on the GPU, from its sum of squares (graphs.ts sumOfSquaresGraph):
+ * NaN when it held a NaN, Infinity when it held an Inf (or overflowed, which is as bad), 0 when all zeros.
+ */
+export function checkSumOfSquares(stage: string, sumOfSquares: number): void {
+  if (Number.isNaN(sumOfSquares)) throw new EngineError('bad-output', `${stage} produced NaN values`, stage);
+  if (!Number.isFinite(sumOfSquares)) throw new EngineError('bad-output', `${stage} produced Inf values`, stage);
+  if (sumOfSquares === 0) throw new EngineError('bad-output', `${stage} produced all zeros`, stage);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { familyOf, findVariant } from './manifest';
-import { fixesImageSize, sessionOptions } from './pipeline';
+import { effectivePerf, fixesImageSize, sessionOptions } from './pipeline';
 
 const full = findVariant('sd-turbo-fp16');
 const draft = findVariant('sd-turbo-fp16-taesd');
@@ -47,5 +47,25 @@ describe('session options', () => {
 
   it('refuse to make an fp16 WebGPU session without a size', () => {
     expect(() => sessionOptions('webgpu-f16', UNET, full, family, undefined)).toThrow(/one image size/);
+  });
+});
+
+describe('performance routes', () => {
+  it('keep latents on the GPU on both WebGPU backends and never on wasm', () => {
+    expect(effectivePerf('webgpu').gpuLatents).toBe(true);
+    expect(effectivePerf('webgpu-f16').gpuLatents).toBe(true);
+    expect(effectivePerf('wasm', { gpuLatents: true }).gpuLatents).toBe(false);
+  });
+
+  it('capture graphs only where sessions are made for one size and latents stay on the GPU', () => {
+    expect(effectivePerf('webgpu-f16', { graphCapture: true }).graphCapture).toBe(true);
+    expect(effectivePerf('webgpu', { graphCapture: true }).graphCapture).toBe(false);
+    expect(effectivePerf('webgpu-f16', { graphCapture: true, gpuLatents: false }).graphCapture).toBe(false);
+  });
+
+  it('ask ORT for graph capture and every output on the GPU for a captured graph', () => {
+    const options = sessionOptions('webgpu-f16', UNET, full, family, size, 'all', true);
+    expect(options.enableGraphCapture).toBe(true);
+    expect(options.preferredOutputLocation).toBe('gpu-buffer');
   });
 });

@@ -7,8 +7,10 @@
  * in the Web Worker and in Node (a benchmark through Dawn). Sessions are created once in `load` and reused.
  */
 import type * as OrtModule from 'onnxruntime-web';
-import { checkOutput } from './checks';
+import { checkOutput, checkSumOfSquares } from './checks';
 import { EngineError } from './errors';
+import { EULER_STEP_OUTPUTS, eulerStepGraph, sumOfSquaresGraph } from './graphs';
+import { OwnedGpuTensor, resolveDims } from './gpuTensors';
 import type { BackendName, Family, ModelVariant } from './manifest';
 import { randn } from './noise';
 import type { ValidRequest } from './request';
@@ -63,6 +65,39 @@ export interface LoadOptions {
   readonly size?: ImageSize;
   /** Called after each session is created, so an owner can count them. */
   readonly onSessionCreated?: (graph: string) => void;
+  /** Overrides `defaultPerf(backend)` (benchmarks measure each route this way). */
+  readonly perf?: Partial<PerfOptions>;
+}
+
+/** How a pipeline moves data between its graphs; docs/performance.md has what each route measured. */
+export interface PerfOptions {
+  /**
+   * WebGPU backends: the text embedding, the noise prediction, the latents and the decoder input stay on the GPU;
+   * the Euler step and the stage guards run as tiny graphs (graphs.ts). Only the image and one float per guard
+   * come back to the CPU, once, at the end.
+   */
+  readonly gpuLatents: boolean;
+  /**
+   * With gpuLatents on webgpu-f16 (sessions made for one size): ORT graph capture of the text encoder, UNet and
+   * decoder, which then replay recorded GPU commands instead of dispatching kernel by kernel from JavaScript.
+   */
+  readonly graphCapture: boolean;
+}
+
+/**
+ * The engine's routes per backend. Graph capture stays off: ORT keeps the web layout's int64 timestep and
+ * int32->int64 id casts on the CPU, so the text encoder and UNet of the published graphs cannot be captured and
+ * each would be created twice (docs/performance.md).
+ */
+export function defaultPerf(backend: BackendName): PerfOptions {
+  return { gpuLatents: backend !== 'wasm', graphCapture: false };
+}
+
+/** The routes `perf` asks for that `backend` can take (no GPU routes on wasm, no capture with free sizes). */
+export function effectivePerf(backend: BackendName, perf?: Partial<PerfOptions>): PerfOptions {
+  const asked = { ...defaultPerf(backend), ...perf };
+  const gpuLatents = asked.gpuLatents && backend !== 'wasm';
+  return { gpuLatents, graphCapture: gpuLatents && asked.graphCapture && fixesImageSize(backend) };
 }
 
 const GRAPHS = {
@@ -137,11 +172,16 @@ export function sessionOptions(
   variant: ModelVariant,
   family: Family,
   size: ImageSize | undefined,
-  keepOnGpu: readonly string[] = [],
+  keepOnGpu: readonly string[] | 'all' = [],
+  graphCapture = false,
 ): SessionOptions {
   const base = { graphOptimizationLevel: 'all', freeDimensionOverrides: BATCH_OVERRIDES } as const;
   if (backend === 'wasm') return { ...base, executionProviders: ['wasm'] };
-  const onGpu = { preferredOutputLocation: Object.fromEntries(keepOnGpu.map((name) => [name, 'gpu-buffer' as const])) };
+  const onGpu = {
+    preferredOutputLocation:
+      keepOnGpu === 'all' ? ('gpu-buffer' as const) : Object.fromEntries(keepOnGpu.map((name) => [name, 'gpu-buffer' as const])),
+    ...(graphCapture ? { enableGraphCapture: true } : {}),
+  };
   if (backend === 'webgpu') {
     // JSEP's default NHWC computed a wrong UNet for legacy exports with free sizes (trap 1); NCHW matched
     // onnxruntime in Python to 1e-6. In fp16 NCHW cannot be used: JSEP 1.30's NCHW InstanceNormalization
@@ -165,12 +205,41 @@ export function sessionOptions(
 
 const now = (): number => performance.now();
 
+/** The tiny graphs and fixed buffers of the GPU-resident route (PerfOptions.gpuLatents). */
+interface GpuStages {
+  /** graphs.ts eulerStepGraph, every output on the GPU. */
+  readonly step: Session;
+  /**
+   * graphs.ts sumOfSquaresGraph per guarded tensor: `*Now` read their output on the CPU at once (the read also
+   * drains ORT's queued GPU work), the others leave it on the GPU until the end of the run. With graph capture
+   * each guard has its own session, always fed the same buffer: JSEP (1.30) refuses a new external buffer in a
+   * session run right after a captured one.
+   */
+  readonly guards: { readonly embedding: Session; readonly noise: Session; readonly noiseNow: Session; readonly imageNow: Session };
+  /** With graph capture: the fixed buffers every model graph reads and writes (a captured run is bound to them). */
+  readonly captured: CapturedIo | null;
+}
+
+interface CapturedIo {
+  readonly inputIds: OwnedGpuTensor;
+  readonly embedding: OwnedGpuTensor;
+  readonly sample: OwnedGpuTensor;
+  readonly timestep: OwnedGpuTensor;
+  readonly noisePred: OwnedGpuTensor;
+  readonly vaeInput: OwnedGpuTensor;
+  readonly image: OwnedGpuTensor;
+  readonly all: readonly OwnedGpuTensor[];
+}
+
+type Timed = <T>(stage: string, work: () => Promise<T> | T) => Promise<T>;
+
 export class SdTurboPipeline {
   private vaeEncoder: Session | null | undefined;
   private released = false;
   readonly variant: ModelVariant;
   readonly family: Family;
   readonly backend: BackendName;
+  readonly perf: PerfOptions;
 
   private constructor(
     private readonly options: LoadOptions,
@@ -178,16 +247,21 @@ export class SdTurboPipeline {
     private readonly textEncoder: Session,
     private readonly unet: Session,
     private readonly vaeDecoder: Session,
+    private readonly gpu: GpuStages | null,
+    /** The graphs that run captured (PerfOptions.graphCapture): those whose every node ORT put on the GPU. */
+    readonly capturedGraphs: readonly string[],
     /** Milliseconds spent fetching files and creating sessions. */
     readonly loadMs: number,
   ) {
     this.variant = options.variant;
     this.family = options.family;
     this.backend = options.backend;
+    this.perf = { gpuLatents: gpu !== null, graphCapture: capturedGraphs.length > 0 };
   }
 
   static async load(options: LoadOptions): Promise<SdTurboPipeline> {
     const started = now();
+    const perf = effectivePerf(options.backend, options.perf);
     const tokenizerText = new TextDecoder().decode(await requiredFile(options, GRAPHS.tokenizer));
     let tokenizerJson: object;
     try {
@@ -198,10 +272,34 @@ export class SdTurboPipeline {
     const tokenizer = new PromptTokenizer(tokenizerJson, options.family.tokenizer);
     // One after another: creating the large graphs in parallel multiplies peak memory.
     // The text embedding stays on the GPU: the UNet reads it at every step.
-    const textEncoder = await createSession(options, GRAPHS.textEncoder, ['last_hidden_state']);
-    const unet = await createSession(options, GRAPHS.unet);
-    const vaeDecoder = await createSession(options, GRAPHS.vaeDecoder);
-    return new SdTurboPipeline(options, tokenizer, textEncoder, unet, vaeDecoder, now() - started);
+    const capture = perf.graphCapture;
+    const created: Session[] = [];
+    const captured: string[] = [];
+    /** With graph capture asked for, a graph that cannot be captured (a node ORT keeps on the CPU) runs uncaptured. */
+    const create = async (path: string, keepOnGpu: readonly string[] | 'all'): Promise<Session> => {
+      let session: Session | null = null;
+      if (capture) {
+        try {
+          session = await createSession(options, path, 'all', true);
+          captured.push(path.split('/')[0] ?? path);
+        } catch {
+          session = null;
+        }
+      }
+      session ??= await createSession(options, path, keepOnGpu);
+      created.push(session);
+      return session;
+    };
+    try {
+      const textEncoder = await create(GRAPHS.textEncoder, ['last_hidden_state']);
+      const unet = await create(GRAPHS.unet, perf.gpuLatents ? 'all' : []);
+      const vaeDecoder = await create(GRAPHS.vaeDecoder, []);
+      const gpu = perf.gpuLatents ? await gpuStages(options, capture, [textEncoder, unet, vaeDecoder], created) : null;
+      return new SdTurboPipeline(options, tokenizer, textEncoder, unet, vaeDecoder, gpu, captured, now() - started);
+    } catch (error) {
+      await Promise.all(created.map(async (session) => session.release().catch(() => undefined)));
+      throw error;
+    }
   }
 
   /**
@@ -211,7 +309,7 @@ export class SdTurboPipeline {
   async loadVaeEncoder(): Promise<boolean> {
     if (this.vaeEncoder === undefined) {
       const bytes = await readFile(this.options.read, GRAPHS.vaeEncoder);
-      this.vaeEncoder = bytes === null ? null : await createSession(this.options, GRAPHS.vaeEncoder, [], bytes);
+      this.vaeEncoder = bytes === null ? null : await createSession(this.options, GRAPHS.vaeEncoder, [], false, bytes);
     }
     return this.vaeEncoder !== null;
   }
@@ -231,7 +329,7 @@ export class SdTurboPipeline {
     const checkpoint = hooks.checkpoint ?? ((): Promise<void> => Promise.resolve());
     const progress = hooks.onProgress ?? ((): void => undefined);
     const timings: Record<string, number> = {};
-    const timed = async <T>(stage: string, work: () => Promise<T> | T): Promise<T> => {
+    const timed: Timed = async (stage, work) => {
       const start = now();
       try {
         return await work();
@@ -249,11 +347,19 @@ export class SdTurboPipeline {
       await checkpoint();
       progress({ stage: 'text_encoder' });
       const maxLength = family.tokenizer.max_length;
-      const embedding = await timed('text_encoder', () =>
-        this.run(this.textEncoder, 'text_encoder', { input_ids: new ort.Tensor('int32', tokens.inputIds, [1, maxLength]) }),
-      );
-      toDispose.push(embedding);
-      checkOutput('text_encoder', await tensorData(embedding));
+      const captured = this.gpu?.captured ?? null;
+      const embedding = await timed('text_encoder', async () => {
+        if (captured === null) {
+          return this.run(this.textEncoder, 'text_encoder', { input_ids: new ort.Tensor('int32', tokens.inputIds, [1, maxLength]) });
+        }
+        captured.inputIds.write(tokens.inputIds);
+        return this.run(this.textEncoder, 'text_encoder', { input_ids: captured.inputIds.tensor }, captured.embedding);
+      });
+      if (captured === null) toDispose.push(embedding);
+      /** GPU guards read at the end of the run: [stage, sum of squares on the GPU]. */
+      const guards: [string, Tensor][] = [];
+      if (this.gpu === null) checkOutput('text_encoder', await tensorData(embedding));
+      else guards.push(['text_encoder', await this.sumOfSquares(this.gpu.guards.embedding, embedding, toDispose)]);
 
       // 2. Timesteps and sigmas.
       let schedule = recipe.eulerSchedule(family.scheduler, request.steps);
@@ -284,37 +390,12 @@ export class SdTurboPipeline {
         latents = recipe.addNoise(recipe.scaleLatents(mean, vae.scaling_factor), noise, schedule.sigmas[0] ?? 0);
       }
 
-      // 4. Denoising loop: scale input, predict noise, Euler step.
-      const steps = schedule.timesteps.length;
-      for (let i = 0; i < steps; i++) {
-        await checkpoint();
-        progress({ stage: 'unet', step: i + 1, steps });
-        const sigma = schedule.sigmas[i] ?? 0;
-        const sigmaNext = schedule.sigmas[i + 1] ?? 0;
-        const stage = `unet step ${String(i + 1)}`;
-        const noisePred = await timed('unet', async () => {
-          const out = await this.run(this.unet, stage, {
-            sample: new ort.Tensor('float32', recipe.scaleModelInput(latents, sigma), shape),
-            timestep: new ort.Tensor('int64', recipe.unetTimestep(schedule.timesteps[i] ?? 0), [1]),
-            encoder_hidden_states: embedding,
-          });
-          return tensorData(out);
-        });
-        checkOutput(stage, noisePred);
-        latents = recipe.eulerStep(latents, noisePred, sigma, sigmaNext);
-        checkOutput(`scheduler step ${String(i + 1)}`, latents);
-      }
-
-      // 5. Decode: unscale latents, VAE decoder, [-1, 1] -> [0, 1].
-      await checkpoint();
-      progress({ stage: 'vae_decoder' });
-      const decoded = await timed('vae_decoder', async () => {
-        const out = await this.run(this.vaeDecoder, 'vae_decoder', {
-          latent_sample: new ort.Tensor('float32', recipe.latentsToVae(latents, vae.scaling_factor), shape),
-        });
-        return tensorData(out);
-      });
+      // 4-5. Denoising loop (scale input, predict noise, Euler step) and decoding.
+      const run = { request, schedule, shape, latents, embedding, timed, checkpoint, progress, toDispose };
+      const decoded =
+        this.gpu === null ? await this.denoiseAndDecodeOnCpu(run) : await this.denoiseAndDecodeOnGpu(this.gpu, run, guards);
       checkOutput('vae_decoder', decoded);
+      for (const [stage, tensor] of guards) checkSumOfSquares(stage, (await tensorData(tensor))[0] ?? NaN);
       const pixels = recipe.decoderOutputToPixels(decoded, request.height, request.width);
       checkOutput('image', pixels);
       timings.total = now() - started;
@@ -333,27 +414,230 @@ export class SdTurboPipeline {
     }
   }
 
+  /** Latents on the CPU: each UNet output is read back, stepped in scheduler.ts and uploaded again. */
+  /** The web layout's UNet takes an int64 timestep; a graph rewritten for graph capture takes float32. */
+  private timestep(value: number): Float32Array | BigInt64Array {
+    const meta = this.unet.inputMetadata.find((m) => m.name === 'timestep');
+    const float = meta?.isTensor === true && meta.type === 'float32';
+    return float ? Float32Array.of(Math.round(value)) : recipe.unetTimestep(value);
+  }
+
+  private timestepTensor(value: number): Tensor {
+    const data = this.timestep(value);
+    return data instanceof Float32Array ? new this.options.ort.Tensor('float32', data, [1]) : new this.options.ort.Tensor('int64', data, [1]);
+  }
+
+  private async denoiseAndDecodeOnCpu(run: DenoiseRun): Promise<Float32Array> {
+    const { ort } = this.options;
+    const { schedule, shape, embedding, timed, checkpoint, progress } = run;
+    let latents = run.latents;
+    const steps = schedule.timesteps.length;
+    for (let i = 0; i < steps; i++) {
+      await checkpoint();
+      progress({ stage: 'unet', step: i + 1, steps });
+      const sigma = schedule.sigmas[i] ?? 0;
+      const sigmaNext = schedule.sigmas[i + 1] ?? 0;
+      const stage = `unet step ${String(i + 1)}`;
+      const noisePred = await timed('unet', async () => {
+        const out = await this.run(this.unet, stage, {
+          sample: new ort.Tensor('float32', recipe.scaleModelInput(latents, sigma), shape),
+          timestep: this.timestepTensor(schedule.timesteps[i] ?? 0),
+          encoder_hidden_states: embedding,
+        });
+        return tensorData(out);
+      });
+      checkOutput(stage, noisePred);
+      latents = recipe.eulerStep(latents, noisePred, sigma, sigmaNext);
+      checkOutput(`scheduler step ${String(i + 1)}`, latents);
+    }
+    await checkpoint();
+    progress({ stage: 'vae_decoder' });
+    return timed('vae_decoder', async () => {
+      const out = await this.run(this.vaeDecoder, 'vae_decoder', {
+        latent_sample: new ort.Tensor('float32', recipe.latentsToVae(latents, this.family.vae.scaling_factor), shape),
+      });
+      return tensorData(out);
+    });
+  }
+
+  /**
+   * Latents on the GPU (PerfOptions.gpuLatents): the Euler step is a graph, each stage's guard a sum of squares
+   * read at the end; with graph capture every model graph runs on the fixed buffers of `gpu.captured`.
+   */
+  private async denoiseAndDecodeOnGpu(gpu: GpuStages, run: DenoiseRun, guards: [string, Tensor][]): Promise<Float32Array> {
+    const { ort } = this.options;
+    const { schedule, shape, embedding, timed, checkpoint, progress, toDispose } = run;
+    const { captured } = gpu;
+    const scalar = (x: number): Tensor => new ort.Tensor('float32', Float32Array.of(x), [1]);
+    const scaling = scalar(this.family.vae.scaling_factor);
+    const firstInput = recipe.scaleModelInput(run.latents, schedule.sigmas[0] ?? 0);
+    let latents: Tensor = new ort.Tensor('float32', run.latents, shape);
+    let modelInput: Tensor;
+    if (captured === null) modelInput = new ort.Tensor('float32', firstInput, shape);
+    else {
+      captured.sample.write(firstInput);
+      modelInput = captured.sample.tensor;
+    }
+    let vaeInput: Tensor | undefined;
+    const steps = schedule.timesteps.length;
+    for (let i = 0; i < steps; i++) {
+      await checkpoint();
+      progress({ stage: 'unet', step: i + 1, steps });
+      const sigma = schedule.sigmas[i] ?? 0;
+      const sigmaNext = schedule.sigmas[i + 1] ?? 0;
+      const stage = `unet step ${String(i + 1)}`;
+      const last = i === steps - 1;
+      await timed('unet', async () => {
+        let timestep: Tensor;
+        if (captured === null) timestep = this.timestepTensor(schedule.timesteps[i] ?? 0);
+        else {
+          captured.timestep.write(this.timestep(schedule.timesteps[i] ?? 0));
+          timestep = captured.timestep.tensor;
+        }
+        const noisePred = await this.run(
+          this.unet,
+          stage,
+          { sample: modelInput, timestep, encoder_hidden_states: embedding },
+          captured?.noisePred,
+        );
+        if (captured === null) toDispose.push(noisePred);
+        if (last) guards.push([stage, await this.sumOfSquares(gpu.guards.noise, noisePred, toDispose)]);
+        // Read now before another step: it also drains ORT's queued work, so the next timestep write is safe.
+        else checkSumOfSquares(stage, (await tensorData(await this.sumOfSquares(gpu.guards.noiseNow, noisePred, toDispose)))[0] ?? NaN);
+        const denom = Math.fround(Math.sqrt(Math.fround(Math.fround(sigmaNext * sigmaNext) + 1)));
+        const fetches =
+          captured === null ? undefined : { next_latents: null, model_input: captured.sample.tensor, vae_input: captured.vaeInput.tensor };
+        const out = await this.runAll(
+          gpu.step,
+          `scheduler step ${String(i + 1)}`,
+          { latents, noise_pred: noisePred, dt: scalar(Math.fround(sigmaNext - sigma)), model_denom: scalar(denom), scaling_factor: scaling },
+          fetches,
+        );
+        const [next, input, vae] = EULER_STEP_OUTPUTS.map((name) => out[name]);
+        if (next === undefined || input === undefined || vae === undefined) {
+          throw new EngineError('inference-failed', `scheduler step ${String(i + 1)} returned no output`);
+        }
+        toDispose.push(next);
+        if (captured === null) toDispose.push(input, vae);
+        latents = next;
+        modelInput = input;
+        vaeInput = vae;
+      });
+    }
+    await checkpoint();
+    progress({ stage: 'vae_decoder' });
+    return timed('vae_decoder', async () => {
+      if (vaeInput === undefined) throw new EngineError('inference-failed', 'no denoising step ran');
+      const out = await this.run(this.vaeDecoder, 'vae_decoder', { latent_sample: vaeInput }, captured?.image);
+      if (captured === null) return tensorData(out);
+      // The guard's read drains ORT's queued work, so the image buffer holds this run's image when read.
+      await tensorData(await this.sumOfSquares(gpu.guards.imageNow, out, toDispose));
+      return new Float32Array(await captured.image.read());
+    });
+  }
+
+  private async sumOfSquares(session: Session, x: Tensor, toDispose: Tensor[]): Promise<Tensor> {
+    const out = await this.run(session, 'guard', { x });
+    toDispose.push(out);
+    return out;
+  }
+
   /** Frees the sessions (and with them their GPU buffers). Idempotent. */
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    const sessions = [this.textEncoder, this.unet, this.vaeDecoder, this.vaeEncoder ?? undefined];
-    await Promise.all(sessions.map(async (s) => s?.release()));
+    const gpu = this.gpu;
+    const sessions = new Set([this.textEncoder, this.unet, this.vaeDecoder, this.vaeEncoder ?? undefined, gpu?.step, ...Object.values(gpu?.guards ?? {})]);
+    await Promise.all([...sessions].map(async (s) => s?.release()));
+    for (const buffer of gpu?.captured?.all ?? []) buffer.destroy();
   }
 
   /** One graph's first output; onnxruntime failures become typed errors naming the stage. */
-  private async run(session: Session, stage: string, feeds: Record<string, Tensor>): Promise<Tensor> {
-    let results: OrtModule.InferenceSession.OnnxValueMapType;
-    try {
-      results = await session.run(feeds);
-    } catch (error) {
-      throw EngineError.wrap(error, 'inference-failed', `${stage} failed`, stage);
-    }
+  private async run(session: Session, stage: string, feeds: Record<string, Tensor>, into?: OwnedGpuTensor): Promise<Tensor> {
     const name = session.outputNames[0];
+    const results = await this.runAll(session, stage, feeds, into === undefined || name === undefined ? undefined : { [name]: into.tensor });
     const output = name === undefined ? undefined : results[name];
     if (output === undefined) throw new EngineError('inference-failed', `${stage} returned no output`, stage);
     return output;
   }
+
+  private async runAll(
+    session: Session,
+    stage: string,
+    feeds: Record<string, Tensor>,
+    fetches?: Record<string, Tensor | null>,
+  ): Promise<OrtModule.InferenceSession.OnnxValueMapType> {
+    try {
+      return fetches === undefined ? await session.run(feeds) : await session.run(feeds, fetches);
+    } catch (error) {
+      throw EngineError.wrap(error, 'inference-failed', `${stage} failed`, stage);
+    }
+  }
+}
+
+interface DenoiseRun {
+  readonly request: ValidRequest;
+  readonly schedule: recipe.Schedule;
+  readonly shape: number[];
+  readonly latents: Float32Array;
+  readonly embedding: Tensor;
+  readonly timed: Timed;
+  readonly checkpoint: () => Promise<void>;
+  readonly progress: (progress: Progress) => void;
+  readonly toDispose: Tensor[];
+}
+
+/** The step and guard sessions of the GPU route and, with graph capture, the buffers the model graphs bind. */
+async function gpuStages(options: LoadOptions, capture: boolean, models: Session[], created: Session[]): Promise<GpuStages> {
+  const { ort } = options;
+  const small = async (model: Uint8Array, keepOnGpu: boolean): Promise<Session> => {
+    try {
+      const session = await ort.InferenceSession.create(model, {
+        executionProviders: [{ name: 'webgpu' }],
+        ...(keepOnGpu ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+      });
+      created.push(session);
+      return session;
+    } catch (error) {
+      throw EngineError.wrap(error, 'model-load-failed', 'cannot create the GPU scheduler graphs', 'load');
+    }
+  };
+  const step = await small(eulerStepGraph(), true);
+  const guard = await small(sumOfSquaresGraph(), true);
+  const guardNow = await small(sumOfSquaresGraph(), false);
+  if (!capture) return { step, guards: { embedding: guard, noise: guard, noiseNow: guardNow, imageNow: guardNow }, captured: null };
+  const guards = { embedding: guard, noise: await small(sumOfSquaresGraph(), true), noiseNow: guardNow, imageNow: await small(sumOfSquaresGraph(), false) };
+  const [textEncoder, unet, decoder] = models;
+  const device = await ort.env.webgpu.device;
+  const { size, family } = options;
+  if (size === undefined || textEncoder === undefined || unet === undefined || decoder === undefined) {
+    throw new EngineError('model-load-failed', 'graph capture needs sessions made for one image size', 'load');
+  }
+  const overrides = sizeOverrides(size, family);
+  const dimsOf = (session: Session, output: boolean, fallback: number[]): number[] => {
+    const meta = output ? session.outputMetadata[0] : session.inputMetadata[0];
+    const dims = meta?.isTensor === true ? resolveDims(meta.shape, overrides) : null;
+    return dims ?? fallback;
+  };
+  const latent = [1, family.vae.latent_channels, size.height / family.vae.downscale, size.width / family.vae.downscale];
+  const owned = (type: 'float32' | 'int32' | 'int64', dims: number[]): OwnedGpuTensor => new OwnedGpuTensor(ort, device, type, dims);
+  const embeddingDims = dimsOf(textEncoder, true, []);
+  if (embeddingDims.length === 0) throw new EngineError('model-load-failed', 'the text embedding has free dimensions', 'load');
+  const io = {
+    inputIds: owned('int32', [1, family.tokenizer.max_length]),
+    embedding: owned('float32', embeddingDims),
+    sample: owned('float32', latent),
+    timestep: owned(timestepType(unet), [1]),
+    noisePred: owned('float32', latent),
+    vaeInput: owned('float32', latent),
+    image: owned('float32', dimsOf(decoder, true, [1, 3, size.height, size.width])),
+  };
+  return { step, guards, captured: { ...io, all: Object.values(io) } };
+}
+
+function timestepType(unet: Session): 'float32' | 'int64' {
+  const meta = unet.inputMetadata.find((m) => m.name === 'timestep');
+  return meta?.isTensor === true && meta.type === 'float32' ? 'float32' : 'int64';
 }
 
 async function requiredFile(options: LoadOptions, path: string): Promise<Uint8Array> {
@@ -365,7 +649,8 @@ async function requiredFile(options: LoadOptions, path: string): Promise<Uint8Ar
 async function createSession(
   options: LoadOptions,
   path: string,
-  keepOnGpu: readonly string[] = [],
+  keepOnGpu: readonly string[] | 'all' = [],
+  graphCapture = false,
   bytes?: Uint8Array,
 ): Promise<Session> {
   const { ort, variant, backend } = options;
@@ -373,7 +658,7 @@ async function createSession(
   try {
     const session = await ort.InferenceSession.create(
       model,
-      sessionOptions(backend, path, variant, options.family, options.size, keepOnGpu),
+      sessionOptions(backend, path, variant, options.family, options.size, keepOnGpu, graphCapture),
     );
     options.onSessionCreated?.(path);
     return session;
